@@ -12,6 +12,13 @@ from typing import IO, Any
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (mkstemp's 0600 is too private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def safe_cell(value: Any) -> Any:
     """Neutralise a text cell a spreadsheet would run as a formula (CSV/formula injection).
 
@@ -37,6 +44,7 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[I
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -55,6 +63,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.unlink(tmp)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -8,13 +8,24 @@ with :meth:`TravelMatrix.from_arrays` (benchmarks, tests, an external routing en
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from carerun._errors import InputError
+from carerun import settings as carerun_settings
+from carerun._errors import InputError, NetworkError
+from carerun._io import atomic_write
 from carerun.model import Location, Mode, Roster
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from carerun.network import RoadNetwork
 
 Point = tuple[float, float]
 EARTH_RADIUS_M = 6_371_008.8
@@ -154,3 +165,303 @@ def roster_modes(roster: Roster) -> tuple[Mode, ...]:
     """The travel modes the roster's carers use, in a stable order."""
     used = {c.mode for c in roster.carers}
     return tuple(m for m in Mode if m in used) or (Mode.DRIVE,)
+
+
+# --- travel times over a road network -------------------------------------------------------
+#
+# Exactness: each edge's `travel_time` is rounded once to whole milliseconds and its `length`
+# to whole decimetres. The Dijkstra weight of an edge is ``ms * 2**k + dm``, with ``2**k`` above
+# the total decimetres of the graph, so it orders paths by time and then by distance. Every
+# partial sum is an integer below 2**53, exact in float64 whatever the order of additions:
+# ``weight // 2**k`` is then exactly the fastest road time in milliseconds that networkx's
+# Dijkstra finds with the same integer millisecond weights, and ``weight % 2**k`` the decimetres
+# of the shortest of the fastest paths — distance along the same path in one Dijkstra run.
+
+SnapMethod = Literal["edge", "node"]
+MATRIX_CACHE_FORMAT = 1
+# Cells of the (sources x graph nodes) float64 array per Dijkstra call: bounds memory (~160 MB).
+_DIJKSTRA_CELLS = 20_000_000
+_EXACT = 2.0**53
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where each point joins one mode's graph.
+
+    Attributes
+    ----------
+    node
+        Graph node id per point: where the trip enters and leaves the road graph.
+    door_metres
+        Straight-line metres from the point to the road (``snap="edge"``) or the node
+        (``snap="node"``), walked at ``door_walk_kph``.
+    access_metres, access_ms
+        Metres and milliseconds from the point to `node`: the door walk plus, with
+        ``snap="edge"``, the stretch of the snapped edge between the foot of the perpendicular
+        and its nearer end node, at that edge's speed. Added at both ends of every trip.
+    """
+
+    node: np.ndarray
+    door_metres: np.ndarray
+    access_metres: np.ndarray
+    access_ms: np.ndarray
+
+
+def snap_points(
+    graph: nx.MultiDiGraph,
+    points: Sequence[Point],
+    *,
+    snap: SnapMethod = "edge",
+    door_walk_kph: float = 4.8,
+) -> Snap:
+    """Join `points` (``(lat, lon)``) to `graph`: nearest edge, entered at its nearer end node
+    (``snap="edge"``), or nearest node (``snap="node"``). Distances are measured in the local
+    UTM zone."""
+    if snap not in ("edge", "node"):
+        msg = f"`snap` must be 'edge' or 'node', got {snap!r}"
+        raise InputError(msg)
+    if len(graph) == 0:
+        raise NetworkError("cannot snap points to an empty road graph")
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    node_ids = list(graph.nodes)
+    node_lonlat = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in node_ids])
+    to_metres = _utm_transformer(node_lonlat)
+    px, py = to_metres.transform(pts[:, 1], pts[:, 0])
+    door_ms_per_m = 3600.0 / door_walk_kph
+    if snap == "node":
+        from scipy.spatial import cKDTree
+
+        nx_, ny_ = to_metres.transform(node_lonlat[:, 0], node_lonlat[:, 1])
+        dist, idx = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([px, py]))
+        nodes = np.empty(len(pts), dtype=object)
+        nodes[:] = [node_ids[i] for i in idx]
+        return Snap(_as_ids(nodes), dist, dist.copy(), dist * door_ms_per_m)
+
+    import shapely
+
+    us, vs, times, lengths, coords, owner = [], [], [], [], [], []
+    for i, (u, v, data) in enumerate(graph.edges(data=True)):
+        us.append(u)
+        vs.append(v)
+        times.append(float(data["travel_time"]))
+        lengths.append(float(data["length"]))
+        if "geometry" in data:
+            line = list(data["geometry"].coords)
+        else:
+            line = [
+                (graph.nodes[u]["x"], graph.nodes[u]["y"]),
+                (graph.nodes[v]["x"], graph.nodes[v]["y"]),
+            ]
+        coords.extend(line)
+        owner.extend([i] * len(line))
+    xy = np.asarray(coords, dtype=np.float64)
+    ex, ey = to_metres.transform(xy[:, 0], xy[:, 1])
+    lines = shapely.linestrings(np.column_stack([ex, ey]), indices=np.asarray(owner))
+    where = shapely.points(px, py)
+    (pi, li), door = shapely.STRtree(lines).query_nearest(
+        where, return_distance=True, all_matches=False
+    )
+    order = np.argsort(pi, kind="stable")
+    li, door = li[order], door[order]
+    span = shapely.length(lines[li])
+    along = shapely.line_locate_point(lines[li], where)
+    frac = np.divide(along, span, out=np.zeros_like(along), where=span > 0)
+    at_start = frac <= 0.5
+    part = np.where(at_start, frac, 1.0 - frac)
+    nodes = np.empty(len(pts), dtype=object)
+    nodes[:] = [us[e] if s else vs[e] for e, s in zip(li, at_start, strict=True)]
+    road_metres = part * np.asarray(lengths)[li]
+    road_ms = part * np.asarray(times)[li] * 1000.0
+    return Snap(_as_ids(nodes), door, door + road_metres, door * door_ms_per_m + road_ms)
+
+
+def travel_matrix(
+    network: RoadNetwork,
+    places: Iterable[Location | Point],
+    *,
+    modes: Iterable[Mode] | None = None,
+    snap: SnapMethod = "edge",
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> TravelMatrix:
+    """Door-to-door travel times and distances between `places` over a road network.
+
+    Each distinct point is snapped to each mode's graph (:func:`snap_points`); then one
+    compiled Dijkstra (``scipy.sparse.csgraph``) per distinct snapped node gives the fastest
+    road time to every other, and the distance along that path. Seconds between two distinct
+    points are ``round((road ms + access ms at both ends) / 1000)`` plus the mode's stop
+    overhead; the diagonal is zero.
+
+    Parameters
+    ----------
+    network
+        Road graphs per mode (:mod:`carerun.network`).
+    places
+        Locations or ``(lat, lon)`` pairs; repeats share a row.
+    modes
+        Modes to compute (default: every mode of `network`).
+    snap
+        ``"edge"`` (nearest road, default) or ``"node"`` (nearest junction).
+    cache_dir
+        Cache folder (default :data:`carerun.settings.cache_folder`); matrices are cached by
+        network, points, mode and settings.
+    progress
+        Show a progress bar.
+
+    Raises
+    ------
+    NetworkError
+        A mode is missing from `network`, or a point cannot reach another by road.
+    """
+    points = list(dict.fromkeys(_point(p) for p in places))
+    arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if not np.isfinite(arr).all() or (np.abs(arr) > (90.0, 180.0)).any():
+        raise InputError("every place needs a finite latitude (-90…90) and longitude (-180…180)")
+    chosen = tuple(dict.fromkeys(Mode(m) for m in modes)) if modes is not None else network.modes
+    cache = _matrix_cache(network, cache_dir)
+    seconds: dict[Mode, np.ndarray] = {}
+    metres: dict[Mode, np.ndarray] = {}
+    for mode in chosen:
+        graph = network.graph(mode)
+        overhead = int(network.settings.stop_overhead_s.get(mode, 0))
+        door_kph = network.settings.door_walk_kph
+        file = None
+        if cache is not None:
+            spec = [MATRIX_CACHE_FORMAT, network.key, mode.value, snap, door_kph, overhead]
+            digest = hashlib.sha256(json.dumps(spec).encode() + arr.tobytes()).hexdigest()
+            file = cache / f"{digest}.npz"
+        cached = _read_npz(file, len(points))
+        if cached is not None:
+            seconds[mode], metres[mode] = cached
+            continue
+        where = snap_points(graph, points, snap=snap, door_walk_kph=door_kph)
+        road_ms, road_m = _road_matrix(graph, where.node, label=mode.value, progress=progress)
+        # In place: three (n, n) arrays of 2,000 points are 32 MB each.
+        secs, dist = road_ms, road_m
+        secs += where.access_ms[:, None]
+        secs += where.access_ms[None, :]
+        secs /= 1000.0
+        np.rint(secs, out=secs)
+        secs += overhead
+        dist += where.access_metres[:, None]
+        dist += where.access_metres[None, :]
+        np.fill_diagonal(secs, 0)
+        np.fill_diagonal(dist, 0.0)
+        seconds[mode], metres[mode] = secs.astype(np.int32), dist
+        if file is not None:
+            with atomic_write(file, "wb") as fh:
+                np.savez(fh, seconds=seconds[mode], metres=metres[mode])
+    return TravelMatrix.from_arrays(points, seconds, metres)
+
+
+def roster_matrix(
+    network: RoadNetwork,
+    roster: Roster,
+    *,
+    snap: SnapMethod = "edge",
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> TravelMatrix:
+    """:func:`travel_matrix` over every door and base of `roster`, for the modes its carers use."""
+    return travel_matrix(
+        network,
+        roster_points(roster),
+        modes=roster_modes(roster),
+        snap=snap,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+
+
+def _as_ids(nodes: np.ndarray) -> np.ndarray:
+    """OSM node ids as int64 when they are integers; other hashables stay objects."""
+    if all(isinstance(n, int | np.integer) for n in nodes):
+        return nodes.astype(np.int64)
+    return nodes
+
+
+def _utm_transformer(lonlat: np.ndarray) -> Any:
+    from pyproj import Transformer
+
+    lon, lat = float(np.mean(lonlat[:, 0])), float(np.mean(lonlat[:, 1]))
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    epsg = (32600 if lat >= 0 else 32700) + zone
+    return Transformer.from_crs(4326, epsg, always_xy=True)
+
+
+def _road_matrix(
+    graph: nx.MultiDiGraph, nodes: np.ndarray, *, label: str, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fastest road milliseconds and its metres between every pair of `nodes` (one per point)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+    from tqdm import tqdm
+
+    index = {n: i for i, n in enumerate(graph.nodes)}
+    size = len(index)
+    edges = [
+        (index[u], index[v], d["travel_time"], d["length"]) for u, v, d in graph.edges(data=True)
+    ]
+    table = np.array(edges, dtype=np.float64).reshape(-1, 4)
+    u, v = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    ms, dm = np.rint(table[:, 2] * 1000.0), np.rint(table[:, 3] * 10.0)
+    # Of parallel edges keep the fastest (then shortest): sort, take the first of each (u, v).
+    order = np.lexsort((dm, ms, v, u))
+    u, v, ms, dm = u[order], v[order], ms[order], dm[order]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    u, v, ms, dm = u[first], v[first], ms[first], dm[first]
+    scale = 2.0 ** int(dm.sum()).bit_length()
+    weight = ms * scale + dm
+    if len(weight) and weight.max() >= _EXACT:
+        msg = f"the {label} graph is too large for exact travel times; clip it with a bbox"
+        raise NetworkError(msg)
+    # Explicit zero weights (two nodes at one spot) stay edges in a CSR matrix for csgraph.
+    csr = csr_matrix((weight, (u, v)), shape=(size, size))
+
+    unique, inverse = np.unique(
+        np.array([index[n] for n in nodes], dtype=np.int64), return_inverse=True
+    )
+    chunk = max(1, _DIJKSTRA_CELLS // max(size, 1))
+    road = np.empty((len(unique), len(unique)), dtype=np.float64)
+    with tqdm(
+        total=len(unique), desc=f"{label} travel times", unit="source", disable=not progress
+    ) as bar:
+        for start in range(0, len(unique), chunk):
+            sources = unique[start : start + chunk]
+            found = dijkstra(csr, directed=True, indices=sources)
+            road[start : start + len(sources)] = found[:, unique]
+            bar.update(len(sources))
+    if not np.isfinite(road).all():
+        msg = f"some places cannot reach each other on the {label} graph (it is not connected)"
+        raise NetworkError(msg)
+    if len(road) and road.max() >= _EXACT:
+        msg = f"journeys on the {label} graph are too long for exact times; clip it with a bbox"
+        raise NetworkError(msg)
+    road_ms = np.floor(road / scale)
+    road_dm = road - road_ms * scale
+    # Rows then columns: two cache-friendly gathers, several times faster than ``np.ix_``.
+    road_ms = road_ms.take(inverse, axis=0).take(inverse, axis=1)
+    road_dm = road_dm.take(inverse, axis=0).take(inverse, axis=1)
+    road_dm /= 10.0
+    return road_ms, road_dm
+
+
+def _matrix_cache(network: RoadNetwork, cache_dir: str | Path | None) -> Path | None:
+    if not network.key or not carerun_settings.use_cache:
+        return None
+    root = Path(cache_dir) if cache_dir is not None else Path(carerun_settings.cache_folder)
+    return root / "matrices"
+
+
+def _read_npz(file: Path | None, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    if file is None or not file.is_file():
+        return None
+    try:
+        with np.load(file) as data:
+            secs, dist = data["seconds"], data["metres"]
+    except (OSError, ValueError, KeyError):  # a damaged cache entry is recomputed
+        return None
+    if secs.shape != (n, n) or dist.shape != (n, n):
+        return None
+    return secs, dist

@@ -8,6 +8,7 @@ message. Times of day are integer seconds from midnight of the visit's day; a da
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -84,7 +85,8 @@ class TimeWindow:
             msg = f"time window {self.start}–{self.end} s is outside the day"
             raise ModelError(msg)
         if self.end < self.start:
-            msg = f"time window ends ({format_time(self.end)}) before it starts ({format_time(self.start)})"
+            end, start = format_time(self.end), format_time(self.start)
+            msg = f"time window ends ({end}) before it starts ({start})"
             raise ModelError(msg)
 
     @property
@@ -145,7 +147,9 @@ class Visit:
             msg = f"visit {self.visit_id}: duration must be more than zero"
             raise ModelError(msg)
         if self.carers_required not in (1, 2):
-            msg = f"visit {self.visit_id}: carers_required must be 1 or 2, not {self.carers_required}"
+            msg = (
+                f"visit {self.visit_id}: carers_required must be 1 or 2, not {self.carers_required}"
+            )
             raise ModelError(msg)
         if len(self.carer_ids) > self.carers_required:
             msg = (
@@ -217,7 +221,7 @@ class Carer:
                 msg = f"carer {self.carer_id}: shift day {day} is not 0 (Mon) … 6 (Sun)"
                 raise ModelError(msg)
             ordered = sorted(shifts, key=lambda s: s.start)
-            for a, b in zip(ordered, ordered[1:], strict=False):
+            for a, b in itertools.pairwise(ordered):
                 if b.start < a.end:
                     msg = f"carer {self.carer_id}: shifts {a} and {b} on {day_name(day)} overlap"
                     raise ModelError(msg)
@@ -358,11 +362,13 @@ class Roster:
             n_carers = len(self.carers_of_provider(p.provider))
             n_visits = sum(v.provider == p.provider for v in self.visits)
             lines.append(
-                f"    {p.provider:<12} {p.kind.value:<9} {n_carers:>4} carers {n_visits:>6} visits as-is"
+                f"    {p.provider:<12} {p.kind.value:<9} {n_carers:>4} carers"
+                f" {n_visits:>6} visits as-is"
             )
-        lines.append("  visits per day: " + ", ".join(
-            f"{day_name(d)} {len(self.visits_on(d))}" for d in self.days
-        ))
+        lines.append(
+            "  visits per day: "
+            + ", ".join(f"{day_name(d)} {len(self.visits_on(d))}" for d in self.days)
+        )
         return "\n".join(lines)
 
 
@@ -378,6 +384,7 @@ class UnassignedReason(StrEnum):
     LINK = "the visit it is linked to cannot be done"
     CAPACITY = "not enough carer time"
     NOT_IN_PLAN = "not planned (outside the days planned)"
+    NO_CARER_ASIS = "no carer in the roster as it stands"
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +436,8 @@ class Plan:
         for a in self.assignments:
             runs.setdefault((a.carer_id, a.day), []).append(a)
         return {
-            k: tuple(sorted(v, key=lambda a: (a.start, a.visit_id))) for k, v in sorted(runs.items())
+            k: tuple(sorted(v, key=lambda a: (a.start, a.visit_id)))
+            for k, v in sorted(runs.items())
         }
 
     def carers_of(self, visit_id: str) -> tuple[str, ...]:

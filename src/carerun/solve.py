@@ -1,0 +1,318 @@
+"""Plan visits: who does which visit, when, in what order.
+
+:func:`plan_day` builds one routing model per day (see :mod:`carerun._ortools`, the only module
+that talks to OR-Tools) and returns a :class:`~carerun.model.Plan`; :func:`plan_week` plans days
+in order, carrying continuity (carers a client saw earlier in the week become their preferred
+carers) and each carer's weekly working-time budget, and checks every plan it returns with
+:func:`carerun.check.assert_valid`.
+
+All weights are integers in the objective's unit, one unit being one second of travel at the
+default ``travel = 1``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from carerun._errors import InputError, SolveError
+from carerun.matrix import TravelMatrix
+from carerun.model import Plan, Roster, day_name
+
+FIRST_SOLUTIONS = (
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_INSERTION",
+    "GLOBAL_CHEAPEST_ARC",
+    "LOCAL_CHEAPEST_ARC",
+    "PATH_CHEAPEST_ARC",
+    "SAVINGS",
+    "CHRISTOFIDES",
+    "ALL_UNPERFORMED",
+)
+METAHEURISTICS = (
+    "GUIDED_LOCAL_SEARCH",
+    "SIMULATED_ANNEALING",
+    "TABU_SEARCH",
+    "GENERIC_TABU_SEARCH",
+    "GREEDY_DESCENT",
+)
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """Options of the optimiser; every field has a sensible default.
+
+    Parameters
+    ----------
+    time_limit
+        Seconds of search per day sub-problem.
+    seed
+        Seed of the solver's random choices (large-neighbourhood moves).
+    solution_limit
+        Stop a day after this many improving solutions. With it (and a time limit that is not
+        reached) runs are reproducible whatever the machine's speed; ``None`` = no limit.
+    lateness_limit_min
+        How far past the end of its window a visit may start, in minutes (soft, see `lateness`).
+        Beyond it the visit is not done at all.
+    travel
+        Cost of one second of travel.
+    lateness
+        Cost of each second a visit starts after its window ends.
+    unassigned
+        Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
+        that no visit is dropped to save a journey.
+    continuity
+        Cost of a visit done by a carer outside the client's preferred/regular carers (only for
+        clients who have some).
+    duplicate
+        Cost of two visits at one place and time (a duplicate multi-provider risk) done by two
+        carers instead of one.
+    duplicate_metres, duplicate_gap_min
+        Visits within this distance whose times overlap or lie within this gap are co-located.
+    gender
+        Cost of a visit done by a carer of the other gender when `gender_rule` is ``"soft"``.
+    gender_rule
+        ``"hard"`` (never break a gender preference) or ``"soft"`` (break it at a cost).
+    double_handed_tolerance_min
+        The two carers of a double-handed visit start within this many minutes of each other.
+    first_solution
+        OR-Tools first-solution strategy, one of :data:`FIRST_SOLUTIONS`.
+    metaheuristic
+        OR-Tools local-search metaheuristic, one of :data:`METAHEURISTICS`.
+    log
+        Print the solver's search log.
+    """
+
+    time_limit: float = 10.0
+    seed: int = 0
+    solution_limit: int | None = None
+    lateness_limit_min: int = 0
+    travel: int = 1
+    lateness: int = 2
+    unassigned: int = 1_000_000
+    continuity: int = 600
+    duplicate: int = 1_800
+    duplicate_metres: float = 50.0
+    duplicate_gap_min: int = 30
+    gender: int = 3_600
+    gender_rule: Literal["hard", "soft"] = "hard"
+    double_handed_tolerance_min: int = 0
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if self.time_limit <= 0:
+            raise InputError("`time_limit` must be more than zero seconds")
+        if self.solution_limit is not None and self.solution_limit <= 0:
+            raise InputError("`solution_limit` must be more than zero")
+        for name in (
+            "lateness_limit_min", "travel", "lateness", "unassigned", "continuity", "duplicate",
+            "gender", "double_handed_tolerance_min", "duplicate_gap_min",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                msg = f"`{name}` must be a whole number, zero or more (got {value!r})"
+                raise InputError(msg)
+        if self.duplicate_metres < 0:
+            raise InputError("`duplicate_metres` cannot be negative")
+        if self.gender_rule not in ("hard", "soft"):
+            msg = f"`gender_rule` must be 'hard' or 'soft', not {self.gender_rule!r}"
+            raise InputError(msg)
+        if self.first_solution not in FIRST_SOLUTIONS:
+            msg = f"`first_solution` must be one of {', '.join(FIRST_SOLUTIONS)}"
+            raise InputError(msg)
+        if self.metaheuristic not in METAHEURISTICS:
+            msg = f"`metaheuristic` must be one of {', '.join(METAHEURISTICS)}"
+            raise InputError(msg)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> SolveParams:
+        """Read parameters from a TOML file: top-level keys, or a ``[solve]`` table.
+
+        Unknown keys raise :class:`~carerun.InputError` naming them.
+        """
+        path = Path(path)
+        try:
+            data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            msg = f"{path}: no such parameter file"
+            raise InputError(msg) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            msg = f"{path}: not valid TOML ({e})"
+            raise InputError(msg) from None
+        if isinstance(data.get("solve"), dict) and len(data) == 1:
+            data = data["solve"]
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            msg = (
+                f"{path}: unknown parameter(s) {', '.join(unknown)};"
+                f" known: {', '.join(sorted(known))}"
+            )
+            raise InputError(msg)
+        if isinstance(data.get("time_limit"), int):
+            data["time_limit"] = float(data["time_limit"])
+        if "duplicate_metres" in data and isinstance(data["duplicate_metres"], int):
+            data["duplicate_metres"] = float(data["duplicate_metres"])
+        try:
+            return cls(**data)
+        except InputError as e:
+            msg = f"{path}: {e}"
+            raise InputError(msg) from None
+
+
+def plan_day(
+    roster: Roster,
+    matrix: TravelMatrix,
+    day: int,
+    params: SolveParams | None = None,
+    *,
+    history: Plan | None = None,
+) -> Plan:
+    """Plan one day's visits.
+
+    Parameters
+    ----------
+    roster
+        The week's visits and carers; only visits and shifts on `day` are used.
+    matrix
+        Travel times covering every visit and every carer base, for every carer's mode.
+    day
+        0 (Monday) … 6 (Sunday).
+    params
+        Optimiser options (defaults: :class:`SolveParams`).
+    history
+        A plan of earlier days: carers who served a client there become the client's preferred
+        carers (continuity), and their working time counts against their weekly maximum.
+
+    Returns
+    -------
+    Plan
+        Assignments of the day and every visit of the day left undone, with its reason.
+    """
+    params = params or SolveParams()
+    if not 0 <= day <= 6:
+        msg = f"`day` must be 0 (Mon) … 6 (Sun), not {day}"
+        raise InputError(msg)
+    regulars = _regular_carers(roster, history)
+    used = _work_by_carer(roster, history, matrix) if history is not None else {}
+    return _plan_one(roster, matrix, day, params, regulars, used)[0]
+
+
+def plan_week(
+    roster: Roster,
+    matrix: TravelMatrix,
+    params: SolveParams | None = None,
+    *,
+    days: Iterable[int] | None = None,
+    progress: Progress | None = None,
+) -> Plan:
+    """Plan several days in order (default: every day with visits), then check the result.
+
+    Continuity carries over: carers who served a client on an earlier day become the client's
+    preferred carers. Each carer's ``max_minutes_week`` is a budget consumed day by day.
+    `progress`, if given, is called as ``progress(done, total, label)`` after each day.
+
+    Raises
+    ------
+    PlanCheckError
+        If the plan breaks a hard rule (a bug in carerun, reported loudly).
+    """
+    from carerun.check import assert_valid
+
+    params = params or SolveParams()
+    todo = sorted(set(roster.days if days is None else days))
+    for d in todo:
+        if not 0 <= d <= 6:
+            msg = f"`days` must hold days 0 (Mon) … 6 (Sun), not {d}"
+            raise InputError(msg)
+    if not todo:
+        raise SolveError("nothing to plan: the roster has no visits on the days asked for")
+    regulars: dict[str, set[str]] = {}
+    used: dict[str, int] = {}
+    parts: list[Plan] = []
+    for n, d in enumerate(todo, start=1):
+        plan, work = _plan_one(roster, matrix, d, params, regulars, used)
+        parts.append(plan)
+        for a in plan.assignments:
+            regulars.setdefault(roster.visit(a.visit_id).client_id, set()).add(a.carer_id)
+        for cid, secs in work.items():
+            used[cid] = used.get(cid, 0) + secs
+        if progress is not None:
+            progress(n, len(todo), day_name(d))
+    plan = _merge(parts, label="week" if days is None else "+".join(map(day_name, todo)))
+    assert_valid(roster, plan, matrix, params=params)
+    return plan
+
+
+def _plan_one(
+    roster: Roster,
+    matrix: TravelMatrix,
+    day: int,
+    params: SolveParams,
+    regulars: Mapping[str, Collection[str]],
+    used: Mapping[str, int],
+) -> tuple[Plan, dict[str, int]]:
+    from carerun import _ortools
+
+    left = {
+        c.carer_id: max(0, c.max_minutes_week * 60 - used.get(c.carer_id, 0))
+        for c in roster.carers
+        if c.max_minutes_week is not None
+    }
+    preferred = {
+        client: frozenset(regulars.get(client, ())).union(
+            *(v.preferred_carers for v in roster.visits_of_client(client))
+        )
+        for client in {v.client_id for v in roster.visits_on(day)}
+    }
+    result = _ortools.solve_day(roster, matrix, day, params, preferred=preferred, seconds_left=left)
+    return result.plan, result.work
+
+
+def _regular_carers(roster: Roster, history: Plan | None) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    if history is not None:
+        for a in history.assignments:
+            out.setdefault(roster.visit(a.visit_id).client_id, set()).add(a.carer_id)
+    return out
+
+
+def _work_by_carer(roster: Roster, plan: Plan, matrix: TravelMatrix) -> dict[str, int]:
+    """Working seconds per carer in `plan`: per shift, leaving base to getting back."""
+    out: dict[str, int] = {}
+    for (cid, day), run in plan.routes().items():
+        carer = roster.carer(cid)
+        by_shift: dict[int, list[int]] = {}
+        shifts = carer.shifts_on(day)
+        for a in run:
+            k = next((i for i, s in enumerate(shifts) if s.start <= a.start <= s.end), 0)
+            by_shift.setdefault(k, []).append(run.index(a))
+        for idx in by_shift.values():
+            first, last = run[idx[0]], run[idx[-1]]
+            visit = roster.visit(last.visit_id)
+            home = matrix.time(carer.mode, visit.location, carer.base)
+            begin = first.start - first.travel_before
+            out[cid] = out.get(cid, 0) + last.start + visit.duration + home - begin
+    return out
+
+
+def _merge(parts: list[Plan], *, label: str) -> Plan:
+    stats: dict[str, float] = {}
+    for key in ("objective", "seconds"):
+        stats[key] = float(sum(p.stats.get(key, 0.0) for p in parts))
+    stats["days"] = float(len(parts))
+    return Plan(
+        assignments=tuple(a for p in parts for a in p.assignments),
+        unassigned=tuple(u for p in parts for u in p.unassigned),
+        travel_home={k: v for p in parts for k, v in p.travel_home.items()},
+        distance_home={k: v for p in parts for k, v in p.distance_home.items()},
+        label=label,
+        stats=stats,
+    )

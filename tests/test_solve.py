@@ -1,0 +1,320 @@
+"""The optimiser on small hand-built rosters whose best plan is plain to see."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carerun import InputError
+from carerun.check import check
+from carerun.matrix import roster_points, straight_line_matrix
+from carerun.model import (
+    Carer,
+    Location,
+    Plan,
+    Provider,
+    Roster,
+    TimeWindow,
+    UnassignedReason,
+    Visit,
+)
+from carerun.solve import SolveParams, plan_day, plan_week
+
+FAST = SolveParams(time_limit=1.0)
+
+
+def hm(text: str) -> int:
+    h, m = text.split(":")
+    return int(h) * 3600 + int(m) * 60
+
+
+def at(east_km: float, north_km: float) -> Location:
+    """A point `east_km`, `north_km` from a fixed origin in Rutland."""
+    lat = 52.65 + north_km / 111.2
+    lon = -0.70 + east_km / (111.2 * math.cos(math.radians(52.65)))
+    return Location(round(lat, 7), round(lon, 7))
+
+
+def visit(
+    vid: str, where: Location, start: str = "09:00", end: str = "10:00", **kw: Any
+) -> Visit:
+    args: dict[str, Any] = {"client_id": vid, "day": 0, "duration": 30 * 60}
+    args.update(kw)
+    return Visit(visit_id=vid, window=TimeWindow(hm(start), hm(end)), location=where, **args)
+
+
+def carer(cid: str, where: Location, *shifts: str, day: int = 0, **kw: Any) -> Carer:
+    spans = shifts or ("07:00-14:00",)
+    parsed = tuple(TimeWindow(hm(s.split("-")[0]), hm(s.split("-")[1])) for s in spans)
+    return Carer(
+        carer_id=cid, base=where, shifts={day: parsed}, provider=str(kw.pop("provider", "P1")), **kw
+    )
+
+
+def roster(visits: list[Visit], carers: list[Carer]) -> Roster:
+    providers = sorted({c.provider for c in carers} | {v.provider for v in visits if v.provider})
+    return Roster(tuple(visits), tuple(carers), tuple(Provider(p) for p in providers))
+
+
+def solve(r: Roster, params: SolveParams = FAST) -> Plan:
+    matrix = straight_line_matrix(roster_points(r))
+    plan = plan_day(r, matrix, 0, params)
+    hard = [v for v in check(r, plan, matrix, params=params) if v.hard]
+    assert not hard, hard
+    return plan
+
+
+def reasons(plan: Plan) -> dict[str, UnassignedReason]:
+    return {u.visit_id: u.reason for u in plan.unassigned}
+
+
+def test_double_handed_gets_two_carers_at_one_start() -> None:
+    r = roster(
+        [visit("hoist", at(1, 0), carers_required=2), visit("solo", at(0, 1))],
+        [carer("A", at(0, 0)), carer("B", at(2, 0)), carer("C", at(0, 2))],
+    )
+    plan = solve(r)
+    pair = [a for a in plan.assignments if a.visit_id == "hoist"]
+    assert len({a.carer_id for a in pair}) == 2
+    assert pair[0].start == pair[1].start
+
+
+def test_double_handed_never_pairs_a_carer_with_their_own_split_shift() -> None:
+    # A works two shifts an hour apart; they are one person, so A must pair with B.
+    r = roster(
+        [visit("hoist", at(1, 0), "09:00", "12:00", carers_required=2)],
+        [carer("A", at(0, 0), "07:00-10:00", "10:30-14:00"), carer("B", at(3, 0))],
+    )
+    # With an hour's tolerance, A's two shifts would be the cheapest "pair" if allowed.
+    plan = solve(r, SolveParams(time_limit=1.0, double_handed_tolerance_min=60))
+    assert plan.carers_of("hoist") == ("A", "B")
+
+
+def test_skill_forces_the_only_qualified_carer() -> None:
+    r = roster(
+        [visit("peg", at(0.1, 0), skills=frozenset({"peg"}))],
+        [carer("near", at(0, 0)), carer("far", at(8, 0), skills=frozenset({"peg"}))],
+    )
+    assert solve(r).carers_of("peg") == ("far",)
+
+
+def test_impossible_visits_are_unassigned_with_the_reason() -> None:
+    r = roster(
+        [
+            visit("needs-skill", at(1, 0), skills=frozenset({"oxygen"})),
+            visit("at-night", at(1, 0), "22:00", "22:30"),
+            visit("excluded", at(1, 0), excluded_carers=frozenset({"A"})),
+            visit("after-night", at(1, 0), "12:00", "13:00", follows="at-night", gap_max=90),
+            visit("ok", at(1, 0), "11:00", "12:00"),
+        ],
+        [carer("A", at(0, 0))],
+    )
+    plan = solve(r)
+    assert reasons(plan) == {
+        "needs-skill": UnassignedReason.NO_SKILL,
+        "at-night": UnassignedReason.NO_SHIFT,
+        "excluded": UnassignedReason.EXCLUDED,
+        "after-night": UnassignedReason.LINK,
+    }
+    assert plan.carers_of("ok") == ("A",)
+
+
+def test_solver_drops_what_does_not_fit_as_capacity_and_keeps_priority() -> None:
+    # One carer, two one-hour visits that must both start 09:00-09:10 far apart.
+    r = roster(
+        [
+            visit("low", at(5, 0), "09:00", "09:10", duration=3600),
+            visit("high", at(-5, 0), "09:00", "09:10", duration=3600, priority=5),
+        ],
+        [carer("A", at(0, 0))],
+    )
+    plan = solve(r)
+    assert reasons(plan) == {"low": UnassignedReason.CAPACITY}
+    assert plan.carers_of("high") == ("A",)
+
+
+def test_pinned_visit_keeps_its_carer_and_time() -> None:
+    r = roster(
+        [
+            visit(
+                "pin",
+                at(0.2, 0),
+                "09:00",
+                "11:00",
+                pinned=True,
+                carer_ids=("far",),
+                planned_start=hm("10:15"),
+            )
+        ],
+        [carer("near", at(0, 0)), carer("far", at(6, 0))],
+    )
+    plan = solve(r)
+    (a,) = plan.assignments
+    assert (a.carer_id, a.start) == ("far", hm("10:15"))
+
+
+def test_colocated_visits_of_two_providers_go_to_one_carer() -> None:
+    # Two flats 40 m apart in one block, a carer of each provider living at each door: two
+    # carers travel 0 s, one carer 2 x 6 s. Only the duplicate penalty makes one carer do both.
+    x_door, y_door = at(0, 0), at(0.04, 0)
+    r = roster(
+        [
+            visit("x", x_door, "09:00", "09:40", client_id="X", provider="P1"),
+            visit("y", y_door, "09:00", "09:40", client_id="Y", provider="P2"),
+        ],
+        [carer("A", x_door, provider="P1"), carer("B", y_door, provider="P2")],
+    )
+    split = solve(r, SolveParams(time_limit=1.0, duplicate=0))
+    assert {a.carer_id for a in split.assignments} == {"A", "B"}
+    plan = solve(r)
+    assert len({a.carer_id for a in plan.assignments}) == 1
+    assert not plan.unassigned
+    assert 0 < plan.travel_seconds < 60
+
+
+def test_linked_visit_respects_its_gap() -> None:
+    r = roster(
+        [
+            visit("meds", at(1, 0), "08:00", "12:00"),
+            visit("check", at(1, 0), "08:00", "12:00", follows="meds", gap_min=60, gap_max=90),
+            visit("other", at(2, 0), "08:00", "12:00"),
+        ],
+        [carer("A", at(0, 0)), carer("B", at(0, 1))],
+    )
+    plan = solve(r)
+    start = {a.visit_id: a.start for a in plan.assignments}
+    assert 3600 <= start["check"] - start["meds"] <= 5400
+
+
+def test_split_shift_covers_morning_and_evening_and_goes_home_between() -> None:
+    r = roster(
+        [visit("am", at(1, 0), "08:00", "09:00"), visit("pm", at(1, 0), "17:00", "18:00")],
+        [carer("A", at(0, 0), "07:00-10:00", "16:00-20:00")],
+    )
+    plan = solve(r)
+    assert plan.carers_of("am") == plan.carers_of("pm") == ("A",)
+    legs = [a.travel_before for a in plan.assignments]
+    assert legs[0] > 0 and legs[0] == legs[1]  # both parts start from base
+    assert plan.travel_home["A", 0] == 2 * legs[0]
+
+
+def test_lateness_within_the_limit_is_allowed_at_a_cost() -> None:
+    # The carer's shift starts as the window ends; she can only arrive 10+ min late.
+    v = visit("late", at(5, 0), "09:00", "09:30")
+    r = roster([v], [carer("A", at(0, 0), "09:30-14:00")])
+    assert reasons(solve(r)) == {"late": UnassignedReason.NO_SHIFT}
+    plan = solve(r, SolveParams(time_limit=1.0, lateness_limit_min=30))
+    (a,) = plan.assignments
+    assert hm("09:30") < a.start <= hm("10:00")
+
+
+def test_daily_maximum_limits_work() -> None:
+    r = roster(
+        [visit("a", at(1, 0), "08:00", "12:00"), visit("b", at(1, 0), "08:00", "12:00")],
+        [carer("A", at(0, 0), max_minutes_day=50)],
+    )
+    plan = solve(r)
+    assert len(plan.assignments) == 1
+    assert list(reasons(plan).values()) == [UnassignedReason.CAPACITY]
+
+
+def test_gender_rule_hard_or_soft() -> None:
+    r = roster(
+        [visit("v", at(1, 0), gender_preference="female")],
+        [carer("M", at(0, 0), gender="male")],
+    )
+    assert reasons(solve(r)) == {"v": UnassignedReason.EXCLUDED}
+    soft = solve(r, SolveParams(time_limit=1.0, gender_rule="soft"))
+    assert soft.carers_of("v") == ("M",)
+
+
+def test_week_carries_continuity_and_the_weekly_budget() -> None:
+    home = at(1, 0)
+    visits = [visit(f"d{d}", home, client_id="X", day=d) for d in range(3)]
+    carers = [
+        Carer(
+            "A",
+            "P1",
+            at(0, 0),
+            shifts={d: (TimeWindow(hm("07:00"), hm("14:00")),) for d in range(3)},
+        ),
+        Carer(
+            "B",
+            "P1",
+            at(2, 0),
+            shifts={d: (TimeWindow(hm("07:00"), hm("14:00")),) for d in range(3)},
+        ),
+        Carer(
+            "C",
+            "P1",
+            at(1, 0.01),
+            max_minutes_week=70,
+            shifts={d: (TimeWindow(hm("07:00"), hm("14:00")),) for d in range(3)},
+        ),
+    ]
+    r = roster(visits, carers)
+    matrix = straight_line_matrix(roster_points(r))
+    calls: list[tuple[int, int, str]] = []
+    plan = plan_week(r, matrix, FAST, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 3, "Mon"), (2, 3, "Tue"), (3, 3, "Wed")]
+    # C lives next door but may work only 70 min in the week: one 30-min visit (plus travel)
+    # fits twice at most; the client keeps the same carer where they can.
+    who = [plan.carers_of(f"d{d}") for d in range(3)]
+    assert who.count(("C",)) == 2
+    assert not plan.unassigned
+
+
+def test_same_seed_gives_the_same_plan() -> None:
+    visits = [
+        visit(f"v{i}", at((i * 37 % 11) - 5, (i * 17 % 7) - 3), "08:00", "13:00") for i in range(10)
+    ]
+    r = roster(visits, [carer("A", at(0, 0)), carer("B", at(3, 3)), carer("C", at(-3, 1))])
+    params = SolveParams(time_limit=1.0, seed=7, solution_limit=200)
+    assert solve(r, params).assignments == solve(r, params).assignments
+
+
+def test_time_limit_is_honoured_and_stats_are_plain_numbers() -> None:
+    visits = [visit(f"v{i}", at(i % 5, i // 5), "08:00", "13:00") for i in range(15)]
+    r = roster(visits, [carer("A", at(0, 0)), carer("B", at(4, 2))])
+    plan = solve(r, SolveParams(time_limit=0.5))
+    assert plan.stats["seconds"] < 0.5 + 5.0
+    assert all(isinstance(v, float) for v in plan.stats.values())
+    assert not plan.unassigned
+
+
+@pytest.mark.parametrize("first", ["LOCAL_CHEAPEST_INSERTION", "SAVINGS", "PATH_CHEAPEST_ARC"])
+def test_other_first_solution_strategies_serve_everyone(first: str) -> None:
+    visits = [visit(f"v{i}", at(i % 4, i // 4), "08:00", "13:00") for i in range(8)]
+    r = roster(visits, [carer("A", at(0, 0)), carer("B", at(3, 1))])
+    plan = solve(r, SolveParams(time_limit=0.5, first_solution=first))
+    assert not plan.unassigned
+
+
+def test_params_from_toml(tmp_path: Path) -> None:
+    good = tmp_path / "solve.toml"
+    good.write_text('time_limit = 3\nlateness_limit_min = 15\ngender_rule = "soft"\n')
+    params = SolveParams.from_toml(good)
+    assert (params.time_limit, params.lateness_limit_min, params.gender_rule) == (3.0, 15, "soft")
+    table = tmp_path / "table.toml"
+    table.write_text("[solve]\nseed = 4\n")
+    assert SolveParams.from_toml(table).seed == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("time_limt = 3\n", "unknown parameter.*time_limt"),
+        ('gender_rule = "maybe"\n', "gender_rule"),
+        ("travel = -1\n", "travel"),
+        ('first_solution = "FASTEST"\n', "first_solution"),
+        ("time_limit = [\n", "not valid TOML"),
+    ],
+)
+def test_bad_params_file_raises_input_error(tmp_path: Path, text: str, match: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(InputError, match=match):
+        SolveParams.from_toml(bad)

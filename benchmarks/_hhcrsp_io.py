@@ -354,13 +354,15 @@ def score_routes(inst: Instance, routes: Mapping[str, Sequence[tuple[str, str, f
 
     Rules: every (patient, service) served exactly once, by a qualified caregiver; a start no
     earlier than the window opens nor than the caregiver can arrive (leaving the depot at
-    time 0 or their shift start, travel from the instance's matrix); simultaneous services
-    start together; sequential ones ``gap`` apart, in order; a caregiver with a shift is back
-    by its end. Tardiness of a service is ``max(0, start - window end)``.
+    time 0 or their shift start, travel from the instance's matrix); the two services of a
+    patient by two different caregivers (the Italian format's ``required_caregivers``),
+    simultaneous ones starting together, sequential ones ``gap`` apart, in order; a caregiver
+    with a shift back by its end. Tardiness of a service is ``max(0, start - window end)``.
     """
     patients = {p.patient_id: p for p in inst.patients}
     caregivers = {c.caregiver_id: c for c in inst.caregivers}
     starts: dict[tuple[str, str], float] = {}
+    served_by: dict[tuple[str, str], str] = {}
     problems: list[str] = []
     travel = 0.0
     for cid, route in routes.items():
@@ -378,6 +380,7 @@ def score_routes(inst: Instance, routes: Mapping[str, Sequence[tuple[str, str, f
             if (pid, service) in starts:
                 problems.append(f"{pid}/{service} is served twice")
             starts[pid, service] = start
+            served_by[pid, service] = cid
             if service not in carer.abilities:
                 problems.append(f"{cid} is not qualified for {service} ({pid})")
             hop = float(inst.travel[node, p.node])
@@ -401,6 +404,8 @@ def score_routes(inst: Instance, routes: Mapping[str, Sequence[tuple[str, str, f
             else:
                 tardiness.append(max(0.0, begun - p.window[1]))
         if p.sync and all((p.patient_id, s) in starts for s, _ in p.services):
+            if len({served_by[p.patient_id, s] for s, _ in p.services}) == 1:
+                problems.append(f"{p.patient_id}: both services by one caregiver")
             gap = starts[p.patient_id, p.services[1][0]] - starts[p.patient_id, p.services[0][0]]
             if not p.gap[0] - EPS <= gap <= p.gap[1] + EPS:
                 problems.append(f"{p.patient_id}: {p.sync} services start {gap:g} apart,"

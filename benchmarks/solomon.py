@@ -37,7 +37,12 @@ DATA = Path(os.environ.get("CARERUN_SHARED_DATA", REPO.parent / "shared" / "data
 def solve_carerun(inst: Instance, seconds: float, seed: int = 0) -> dict[str, Any]:
     roster, matrix, demand, capacity = to_carerun(inst)
     params = SolveParams(
-        time_limit=seconds, seed=seed, duplicate=0, continuity=0, unassigned=10_000_000
+        time_limit=seconds,
+        seed=seed,
+        duplicate=0,
+        continuity=0,
+        unassigned=10_000_000,
+        first_solution="SAVINGS",
     )
     started = time.perf_counter()
     plan = _ortools.solve_day(roster, matrix, 0, params, demand=demand, capacity=capacity).plan

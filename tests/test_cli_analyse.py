@@ -101,7 +101,8 @@ def test_analyse_on_real_roads(
     assert "Loading roads" in captured.err and "Computing travel times" in captured.err
     assert "P1" in captured.out and "total" in captured.out
     assert sorted(p.name for p in out.iterdir()) == [
-        "impossible_gaps.csv", "summary.json", "travel_by_carer.csv", "travel_by_day.csv",
+        "coverage.gpkg", "duplicates.csv", "exceptions.csv", "figures", "impossible_gaps.csv",
+        "map.html", "report.html", "summary.json", "travel_by_carer.csv", "travel_by_day.csv",
         "travel_by_provider.csv",
     ]
     assert {p.name: p.read_bytes() for p in leeds_roster.iterdir()} == before  # input untouched
@@ -137,7 +138,9 @@ def test_plan_writes_a_checked_plan_folder(
                  "--days", "Mon", "--time-limit", "1", "--seed", "3"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.csv", "runsheets.html", "runsheets.xlsx", "summary.json", "unassigned.csv",
+        "assignments.csv", "coverage.gpkg", "duplicates.csv", "exceptions.csv", "figures",
+        "map.html", "report.html", "runsheets.html", "runsheets.xlsx", "summary.json",
+        "unassigned.csv",
     ]
     assert "as-is" in capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))

@@ -9,20 +9,24 @@ columns, so exactly 4 cells are shared. The road graphs are two river banks with
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import pyogrio
+import pyogrio  # type: ignore[import-untyped]
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
 from carerun._errors import InputError
 from carerun.geo import (
     BRITISH_NATIONAL_GRID,
+    GraphIndex,
     HexGrid,
     coverage_layers,
     demand_cells,
@@ -159,8 +163,10 @@ def bank_graph(n: int = 60, *, bridge_at: int | None = None) -> nx.MultiDiGraph:
             for a, b in ((i, i + 1), (i + 1, i)):
                 g.add_edge(f"{bank}{a}", f"{bank}{b}", length=STEP_M, travel_time=STEP_S)
     if bridge_at is not None:
-        for a, b in (("n", "s"), ("s", "n")):
-            g.add_edge(f"{a}{bridge_at}", f"{b}{bridge_at}", length=1000.0, travel_time=5 * STEP_S)
+        for near, far in (("n", "s"), ("s", "n")):
+            g.add_edge(
+                f"{near}{bridge_at}", f"{far}{bridge_at}", length=1000.0, travel_time=5 * STEP_S
+            )
     return g
 
 
@@ -402,14 +408,164 @@ def test_routes_follow_the_roads_and_carry_no_client_ids() -> None:
     routes = route_lines(roster, plan, {Mode.DRIVE: bank_graph()})
     assert len(routes) == 1
     row = routes.iloc[0]
-    # Base → node 10 → node 30 → base: 10 + 20 + 30 steps of 200 m.
-    assert row["length_m"] == pytest.approx(60 * STEP_M, abs=1e-3)
-    assert row["travel_min"] == pytest.approx(24.0)
+    # Node 10 → node 30 only: the legs from and back to base (node 0) are left out.
+    assert row["length_m"] == pytest.approx(20 * STEP_M, abs=1e-3)
+    assert row["travel_min"] == pytest.approx(8.0)
+    assert row["base_travel_min"] == pytest.approx(16.0)
     assert (row["carer_id"], row["provider"], row["day_name"]) == ("k1", "P", "Mon")
     assert row["visits"] == 2
     assert "client_id" not in routes.columns
     north_bank = shapely.box(BANK_E0 - 1, NORTH_N - 1, BANK_E0 + 6_001, NORTH_N + 1)
     assert row.geometry.within(north_bank)
+
+
+def _node_xy(index: int, north: float = NORTH_N) -> tuple[float, float]:
+    """Where node `index` of a bank lands in British National Grid (via WGS84 and back)."""
+    lon, lat = TO_WGS84.transform(BANK_E0 + STEP_M * index, north)
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(lon, lat)
+    return float(x), float(y)
+
+
+def test_routes_never_start_or_end_at_a_base_or_a_door() -> None:
+    # Doors and the base sit 40 m off the road; the carer lives next door to the first client.
+    off = 40.0
+    doors = {
+        "A": bng_location(BANK_E0 + 10 * STEP_M + 15, NORTH_N + off),
+        "B": bng_location(BANK_E0 + 20 * STEP_M - 15, NORTH_N + off),
+        "C": bng_location(BANK_E0 + 30 * STEP_M, NORTH_N + off),
+    }
+    base = bng_location(BANK_E0 + 10 * STEP_M - 20, NORTH_N + off)
+    visits = tuple(_visit(k, f"c{k}", where) for k, where in doors.items())
+    carer = Carer("k1", "P", base, shifts={0: (TimeWindow(7 * 3600, 14 * 3600),)})
+    roster = Roster(visits, (carer,), (Provider("P", kind=ProviderKind.IN_HOUSE),))
+    plan = Plan(tuple(Assignment(k, "k1", 0, (8 + i) * 3600) for i, k in enumerate(doors)))
+    line = route_lines(roster, plan, {Mode.DRIVE: bank_graph()}).geometry.iloc[0]
+    coords = shapely.get_coordinates(line)
+    ends = [tuple(coords[0]), tuple(coords[-1])]
+    # The ends are the road nodes nearest the first and last doors...
+    assert ends[0] == pytest.approx(_node_xy(10))
+    assert ends[1] == pytest.approx(_node_xy(30))
+    # ...never a door or the base itself.
+    to_bng = Transformer.from_crs(4326, 27700, always_xy=True)
+    places = [to_bng.transform(p.lon, p.lat) for p in (*doors.values(), base)]
+    for end in ends:
+        for place in places:
+            assert np.hypot(end[0] - place[0], end[1] - place[1]) >= off - 1e-6
+    # Nothing is drawn west of the first visit, towards or around the base.
+    assert coords[:, 0].min() == pytest.approx(_node_xy(10)[0])
+
+
+def test_a_one_visit_day_has_an_empty_route() -> None:
+    roster = bank_roster()
+    plan = Plan((Assignment("A", "k1", 0, 8 * 3600, travel_before=240),))
+    routes = route_lines(roster, plan, {Mode.DRIVE: bank_graph()})
+    assert len(routes) == 1
+    assert routes.geometry.iloc[0].is_empty
+    assert routes.iloc[0]["length_m"] == 0.0
+    assert routes.iloc[0]["base_travel_min"] == pytest.approx(4.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=59), min_size=2, max_size=6))
+def test_a_route_runs_from_the_first_visit_to_the_last_along_the_bank(nodes: list[int]) -> None:
+    visits = tuple(
+        _visit(f"V{i}", f"c{i}", bng_location(BANK_E0 + STEP_M * n, NORTH_N))
+        for i, n in enumerate(nodes)
+    )
+    carer = Carer("k1", "P", bng_location(BANK_E0, NORTH_N))
+    roster = Roster(visits, (carer,), (Provider("P", kind=ProviderKind.IN_HOUSE),))
+    plan = Plan(
+        tuple(Assignment(v.visit_id, "k1", 0, 6 * 3600 + 60 * i) for i, v in enumerate(visits))
+    )
+    row = route_lines(roster, plan, {Mode.DRIVE: bank_graph()}).iloc[0]
+    hops = sum(abs(b - a) for a, b in itertools.pairwise(nodes))
+    assert row["length_m"] == pytest.approx(hops * STEP_M, abs=1e-3)
+    if hops:
+        coords = shapely.get_coordinates(row.geometry)
+        assert tuple(coords[0]) == pytest.approx(_node_xy(nodes[0]))
+        assert tuple(coords[-1]) == pytest.approx(_node_xy(nodes[-1]))
+        # The base is node 0; no visit is there, so the route never comes within 100 m of it.
+        base = np.array(_node_xy(0))
+        assert np.hypot(*(coords - base).T).min() >= 100.0
+
+
+def test_no_route_ends_at_a_base_or_a_door_on_a_real_week(rutland_pbf: Path) -> None:
+    from carerun.asis import asis_plan
+    from carerun.matrix import roster_matrix
+    from carerun.network import load_network
+    from carerun.synth import synth_roster
+
+    network = load_network(rutland_pbf)
+    roster = synth_roster(network, clients=40, days=[0], seed=5)
+    plan = asis_plan(roster, roster_matrix(network, roster))
+    routes = route_lines(roster, plan, network)
+    drawn = routes[~routes.geometry.is_empty]
+    assert len(drawn) >= 5
+    to_bng = Transformer.from_crs(4326, 27700, always_xy=True)
+    places = [c.base for c in roster.carers] + [v.location for v in roster.visits]
+    px, py = to_bng.transform([p.lon for p in places], [p.lat for p in places])
+    place_xy = {(round(x, 3), round(y, 3)) for x, y in zip(px, py, strict=True)}
+    for line in drawn.geometry:
+        coords = shapely.get_coordinates(line)
+        for end in (coords[0], coords[-1]):
+            assert (round(end[0], 3), round(end[1], 3)) not in place_xy
+    # Each line runs from the road node nearest the first door to that nearest the last.
+    index = {m: GraphIndex(g, BRITISH_NATIONAL_GRID) for m, g in network.graphs.items()}
+    for row in drawn.itertuples():
+        run = plan.routes()[(row.carer_id, row.day)]
+        doors = [roster.visit(a.visit_id).location for a in (run[0], run[-1])]
+        dx, dy = to_bng.transform([d.lon for d in doors], [d.lat for d in doors])
+        graph = index[roster.carer(row.carer_id).mode]
+        nodes = graph.nearest(np.asarray(dx), np.asarray(dy))
+        coords = shapely.get_coordinates(row.geometry)
+        assert coords[[0, -1]] == pytest.approx(graph.xy[nodes])
+
+
+# Privacy threshold and cell size ------------------------------------------------------------
+
+
+def _privacy_warnings(seen: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in seen if "hidden for privacy" in str(w.message)]
+
+
+def test_hiding_most_hours_warns_and_suggests_larger_cells(case: Case) -> None:
+    # At 4 clients per cell, only the 4 shared cells (6 clients) stay: 12 of 26.5 h are shown.
+    with pytest.warns(UserWarning, match="hidden for privacy") as seen:
+        layers = coverage_layers(case.roster, cell_m=500, min_clients=4)
+    (message,) = _privacy_warnings(list(seen))
+    assert message.startswith("14 of 26 contact hours (55%)")
+    assert "11 cells of 500 m with fewer than 4 clients" in message
+    assert "`cell_m` (e.g. 1000)" in message
+    demand = layers["demand"]
+    assert demand["hours"].sum() == pytest.approx(12.0)
+    assert demand.attrs["suppressed_hours"] == pytest.approx(14.5)
+
+
+def test_larger_cells_keep_the_hours_and_do_not_warn(case: Case) -> None:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        layers = coverage_layers(case.roster, cell_m=2000, min_clients=4)
+        default = coverage_layers(case.roster)
+    assert _privacy_warnings(seen) == []
+    # The same threshold hides 2.5 h here against 14.5 h with 500 m cells.
+    assert layers["demand"].attrs["suppressed_hours"] == pytest.approx(2.5)
+    assert default["demand"].attrs["suppressed_hours"] == pytest.approx(1.0)
+
+
+def test_exactly_half_hidden_does_not_warn() -> None:
+    # Two cells of 1 h each: one with 3 clients (kept), one with 1 client (hidden).
+    kept = [_visit(f"K{i}", f"k{i}", bng_location(*cell_centre(0, 0))) for i in range(3)]
+    kept = [dataclasses.replace(v, duration=20 * 60) for v in kept]
+    lone = [
+        dataclasses.replace(_visit("L", "lone", bng_location(*cell_centre(8, 0))), duration=3600)
+    ]
+    roster = Roster(tuple(kept + lone), (), (Provider("P", kind=ProviderKind.IN_HOUSE),))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        layers = coverage_layers(roster)
+    assert layers["demand"].attrs["suppressed_hours"] == pytest.approx(1.0)
+    assert layers["demand"]["hours"].sum() == pytest.approx(1.0)
+    assert _privacy_warnings(seen) == []
 
 
 # GeoPackage ---------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def _toy() -> hh.Instance:
         hh.Patient("A", 1, (0.0, 10.0), (("s1", 5.0),)),
         hh.Patient("B", 2, (0.0, 5.0), (("s1", 2.0), ("s2", 2.0)), hh.SIMULTANEOUS),
     )
-    carers = (hh.Caregiver("c1", frozenset({"s1"})), hh.Caregiver("c2", frozenset({"s2"})))
+    carers = (hh.Caregiver("c1", frozenset({"s1", "s2"})), hh.Caregiver("c2", frozenset({"s2"})))
     return hh.Instance("toy", patients, carers, travel, "hand")
 
 
@@ -101,8 +101,10 @@ def test_score_of_hand_made_solution() -> None:
         ({"c1": [("A", "s1", 2.0), ("B", "s1", 12.0)], "c2": [("B", "s2", 12.0)]},
          "cannot reach"),
         ({"c1": [("A", "s1", 3.0)], "c2": [("B", "s2", 12.0)]}, "not served"),
-        ({"c1": [("B", "s1", 12.0)], "c2": [("B", "s2", 12.0), ("A", "s1", 30.0)]},
+        ({"c1": [("B", "s2", 12.0)], "c2": [("B", "s1", 12.0), ("A", "s1", 30.0)]},
          "not qualified"),
+        ({"c1": [("A", "s1", 3.0), ("B", "s1", 12.0), ("B", "s2", 12.0)], "c2": []},
+         "one caregiver"),
     ],
 )
 def test_scorer_catches_broken_rules(routes: dict, problem: str) -> None:

@@ -112,6 +112,30 @@ def test_matrix_invariants(points: list[tuple[float, float]]) -> None:
     assert np.abs(secs - secs.T).max() <= 1
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_random_graphs_match_networkx(data: st.DataObject) -> None:
+    """Trees with two-way roads (dead ends, pruned before Dijkstra) plus one-way shortcuts."""
+    n = data.draw(st.integers(2, 9))
+    times = st.integers(0, 500)
+    g = nx.MultiDiGraph(crs="epsg:4326")
+    for i in range(n):
+        g.add_node(i, x=LON0 + i * 0.01, y=LAT0 + (i % 3) * 0.01)
+    for i in range(1, n):
+        j = data.draw(st.integers(0, i - 1))
+        g.add_edge(i, j, length=100.0, travel_time=float(data.draw(times)))
+        g.add_edge(j, i, length=100.0, travel_time=float(data.draw(times)))
+    for _ in range(data.draw(st.integers(0, 4))):
+        i, j = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1))
+        g.add_edge(i, j, length=50.0, travel_time=float(data.draw(times)))
+    net = RoadNetwork({Mode.DRIVE: g}, NetworkSettings(stop_overhead_s={Mode.DRIVE: 0}))
+    pts = [node_point(g, i) for i in range(n)]
+    secs = travel_matrix(net, pts, snap="node").seconds[Mode.DRIVE]
+    for i in range(n):
+        best = nx.single_source_dijkstra_path_length(g, i, weight="travel_time")
+        assert [secs[i, j] for j in range(n)] == [round(best[j]) for j in range(n)]
+
+
 def test_unknown_mode_and_bad_points_fail_clearly() -> None:
     net = RoadNetwork({Mode.DRIVE: line_graph()})
     with pytest.raises(NetworkError, match="no 'walk' graph"):

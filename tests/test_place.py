@@ -273,3 +273,45 @@ def test_cli_missing_plan_folder_exits_2(
     assert code == 2
     err = capsys.readouterr().err
     assert "no plan folder at" in err and "Traceback" not in err
+
+
+@pytest.mark.shared_data
+def test_cli_places_a_held_out_client_on_real_roads(
+    leeds_pbf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    from carerun.asis import asis_plan
+    from carerun.matrix import roster_matrix
+    from carerun.network import load_network
+    from carerun.synth import synth_roster
+
+    network = load_network(leeds_pbf)
+    full = synth_roster(network, clients=12, providers=1, days=[MON], seed=3)
+    held = full.client_ids[0]
+    package = [
+        dataclasses.replace(v, provider="", carer_ids=(), pinned=False, follows="", gap_min=0,
+                            gap_max=0)
+        for v in full.visits_of_client(held)
+    ]
+    roster = full.replace(visits=[
+        dataclasses.replace(v, follows="", gap_min=0, gap_max=0)
+        for v in full.visits if v.client_id != held
+    ])
+    write_plan_folder(roster, asis_plan(roster, roster_matrix(network, roster)), tmp_path / "plan")
+    write_roster(roster, tmp_path / "roster")
+    write_roster(roster.replace(visits=package), tmp_path / "package")
+    code = main(["place", str(tmp_path / "package"), "--plan", str(tmp_path / "plan"),
+                 "--roster", str(tmp_path / "roster"), "--osm", str(leeds_pbf),
+                 "--out", str(tmp_path / "out")])
+    assert code == 0
+    shown = capsys.readouterr().out
+    assert f"Placing {len(package)} visit(s) of {held}" in shown
+    with (tmp_path / "out" / "placement.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    options = [p.provider for p in roster.providers]
+    assert sorted(r["option"] for r in rows) == sorted([ANY_PROVIDER, *options])
+    for r in rows:
+        assert int(r["visits"]) == len(package)
+        assert int(r["absorbed"]) + int(r["not_absorbed"]) == len(package)
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))

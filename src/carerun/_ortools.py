@@ -11,17 +11,31 @@ Shape of the model
   limit]``, soft upper bound ``window.end`` at ``lateness`` per second. A vehicle's start and
   end lie inside its shift; the daily (and remaining weekly) working time bounds the span of
   the carer's vehicles, summed over a split shift.
-- ``penalty`` dimension: per-vehicle unary costs charged on visits done by a carer outside the
-  client's preferred carers (``continuity``) or of the wrong gender (soft rule). Its span cost
-  puts them in the objective, where the local search sees them.
-- Co-located visits (duplicate multi-provider risk) get a soft same-vehicle constraint of cost
-  ``duplicate``: one carer doing both costs nothing extra; this also charges two carers of one
-  provider, a deliberate over-approximation that keeps the term inside the routing objective.
+- ``penalty`` dimension: per-(carer, visit) unary costs whose span cost puts them in the
+  objective, where the local search sees them: ``continuity`` for a carer outside the client's
+  regular carers, ``gender`` for the wrong gender (soft rule), and ``duplicate`` for a carer of
+  another provider than the one chosen for a group of co-located visits (see below).
+- Duplicate multi-provider events: visits at one place (same client, or doors within
+  ``duplicate_metres``) whose possible times overlap or come within ``duplicate_gap_min`` form
+  groups (connected components). Each group gets one provider, the one that staffs most of it
+  as it stands (ties: more carers able to do it, then the name); every node done by a carer of
+  another provider costs ``duplicate``. Overlapping visits at one door can never share a carer,
+  but they can always share a provider, so the cost is avoidable whenever the roster allows.
 - Double-handed: both copies active or neither, vehicles of different carers, starts within
   the tolerance. Linked: the follower is active only if its predecessor is, and its start lies
-  in ``[gap_min, gap_max]`` after the predecessor's.
+  ``gap_min`` … ``gap_max`` seconds after the predecessor's start.
 - Every visit sits in a disjunction of penalty ``unassigned × priority``, so doing nothing is
-  always feasible and a first solution always exists.
+  always feasible.
+
+Search
+------
+OR-Tools' insertion heuristics place one node at a time, which the double-handed and linked
+constraints reject, so on a real week they return nothing. The first solution is built here
+instead (:class:`_Greedy`: hardest visits first, then in time order, each at its cheapest
+feasible place; both copies of a double-handed visit together on two carers at one start;
+followers inside their gap), handed to OR-Tools with ``ReadAssignmentFromRoutes``, and improved
+by the metaheuristic for the whole time limit. Without synchronised visits OR-Tools' own first
+solution (``first_solution``) is also built, on a short budget, and the better one is kept.
 
 The results come back as carerun :class:`~carerun.model.Plan` objects; no OR-Tools type leaves
 this module.
@@ -30,7 +44,7 @@ this module.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +75,10 @@ _STATUS = {
     6: "infeasible",
     7: "optimal",
 }
+# Share of the time limit OR-Tools' own first solution may take (the rest is local search).
+_FIRST_SHARE = 0.2
+# Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
+_PAIR_OPTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -109,7 +127,6 @@ def solve_day(
     """
     started = time.perf_counter()
     preferred = preferred or {}
-    seconds_left = seconds_left or {}
     visits = roster.visits_on(day)
     for carer in roster.carers:
         if carer.shifts_on(day) and carer.mode not in matrix.seconds:
@@ -123,10 +140,8 @@ def solve_day(
 
     todo = [v for v in visits if v.visit_id not in reasons]
     nodes: list[tuple[Visit, int]] = [(v, k) for v in todo for k in range(v.carers_required)]
-    n_nodes = len(nodes) + len(vehicles)
     if not vehicles or not todo:
-        plan = _empty_plan(visits, reasons, day, started)
-        return DayResult(plan)
+        return DayResult(_empty_plan(visits, reasons, day, started))
 
     rows = np.array(
         [matrix.index(v.location) for v, _ in nodes] + [veh.base for veh in vehicles],
@@ -136,110 +151,28 @@ def solve_day(
     modes = sorted({veh.carer.mode for veh in vehicles})
     travel = {m: matrix.seconds[m][np.ix_(rows, rows)].astype(np.int64) for m in modes}
     metres = {m: matrix.metres[m][np.ix_(rows, rows)] for m in modes}
-
-    manager = pywrapcp.RoutingIndexManager(
-        n_nodes, len(vehicles), [len(nodes) + i for i in range(len(vehicles))],
-        [len(nodes) + i for i in range(len(vehicles))],
+    allowed_of = [_allowed(v, k, allowed[v.visit_id], vehicles) for v, k in nodes]
+    extra = _unary_costs(roster, nodes, vehicles, allowed_of, preferred, params, late)
+    limits = _work_limits(vehicles, seconds_left or {})
+    load = (
+        [demand.get(v.visit_id, 0) for v, _ in nodes] if demand is not None else None
     )
-    routing = pywrapcp.RoutingModel(manager)
-    solver = routing.solver()
-
-    # Matrices registered whole are evaluated in C++, never calling back into Python.
-    cost_cb = {
-        m: routing.RegisterTransitMatrix((travel[m] * params.travel).tolist()) for m in modes
-    }
-    time_cb = {
-        m: routing.RegisterTransitMatrix((travel[m] + service[:, None]).tolist()) for m in modes
-    }
-    for k, veh in enumerate(vehicles):
-        routing.SetArcCostEvaluatorOfVehicle(cost_cb[veh.carer.mode], k)
-    routing.AddDimensionWithVehicleTransits(
-        [time_cb[veh.carer.mode] for veh in vehicles], LATEST_TIME, LATEST_TIME, False, "time"
+    caps = (
+        [capacity.get(veh.carer.carer_id, 0) for veh in vehicles] if capacity is not None else None
     )
-    tdim = routing.GetDimensionOrDie("time")
 
-    index_of: dict[tuple[str, int], int] = {}
-    for node, (v, k) in enumerate(nodes):
-        idx = manager.NodeToIndex(node)
-        index_of[v.visit_id, k] = idx
-        ok = _allowed(v, k, allowed[v.visit_id], vehicles)
-        if len(ok) < len(vehicles):
-            routing.VehicleVar(idx).SetValues([-1, *ok])  # -1: the visit may stay undone
-        cumul = tdim.CumulVar(idx)
-        if v.pinned and v.planned_start is not None:
-            cumul.SetRange(v.planned_start, v.planned_start)
-        else:
-            cumul.SetRange(v.window.start, v.window.end + late)
-            if late:
-                tdim.SetCumulVarSoftUpperBound(idx, v.window.end, params.lateness)
-        routing.AddDisjunction([idx], params.unassigned * max(1, v.priority))
+    model = _Model(nodes, vehicles, travel, service, params, late)
+    model.add_work_limits(limits)
+    model.add_allowed(allowed_of)
+    model.add_synchrony(params)
+    model.add_unary_costs(extra)
+    if load is not None and caps is not None:
+        model.add_load(load, caps)
 
-    for k, veh in enumerate(vehicles):
-        start, end = tdim.CumulVar(routing.Start(k)), tdim.CumulVar(routing.End(k))
-        start.SetRange(veh.shift.start, veh.shift.end)
-        end.SetRange(veh.shift.start, veh.shift.end)
-        # Leave base as late and come back as early as the route allows: spans are working time.
-        routing.AddVariableMaximizedByFinalizer(start)
-        routing.AddVariableMinimizedByFinalizer(end)
-    _limit_work(routing, tdim, vehicles, seconds_left)
-
-    carer_no = {c.carer_id: i for i, c in enumerate(roster.carers)}
-    for v in todo:
-        if v.double_handed:
-            a, b = index_of[v.visit_id, 0], index_of[v.visit_id, 1]
-            solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
-            owners = [carer_no[veh.carer.carer_id] for veh in vehicles]
-            # Vehicle -1 (inactive) maps to distinct sentinels so "neither" stays feasible.
-            who_a = solver.Element([-1, *owners], (routing.VehicleVar(a) + 1).Var())
-            who_b = solver.Element([-2, *owners], (routing.VehicleVar(b) + 1).Var())
-            solver.Add(who_a != who_b)
-            tol = params.double_handed_tolerance_min * 60
-            diff = tdim.CumulVar(a) - tdim.CumulVar(b)
-            solver.Add(diff <= tol)
-            solver.Add(diff >= -tol)
-        if v.follows and (v.follows, 0) in index_of:
-            u, w = index_of[v.follows, 0], index_of[v.visit_id, 0]
-            on = routing.ActiveVar(w)
-            solver.Add(on <= routing.ActiveVar(u))
-            gap = tdim.CumulVar(w) - tdim.CumulVar(u)
-            solver.Add(gap >= v.gap_min * 60 - LATEST_TIME * (1 - on))
-            solver.Add(gap <= v.gap_max * 60 + LATEST_TIME * (1 - on))
-
-    _add_penalties(routing, nodes, vehicles, preferred, params)
-    for i, j in _colocated_pairs(nodes, params):
-        routing.AddSoftSameVehicleConstraint(
-            [manager.NodeToIndex(i), manager.NodeToIndex(j)], params.duplicate
-        )
-    if demand is not None and capacity is not None:
-        load = [demand.get(v.visit_id, 0) for v, _ in nodes] + [0] * len(vehicles)
-        load_cb = routing.RegisterUnaryTransitVector(load)
-        routing.AddDimensionWithVehicleCapacity(
-            load_cb, 0, [capacity.get(veh.carer.carer_id, 0) for veh in vehicles], True, "load"
-        )
-
-    # Insertion heuristics place one node at a time, which the double-handed and linked
-    # constraints reject; the CP-propagating PATH_CHEAPEST_ARC places pairs together. With
-    # such visits both are run, each on a share of the time limit, and the better plan kept.
-    sync = any(v.double_handed or v.follows for v in todo)
-    firsts = [params.first_solution]
-    if sync and params.first_solution != "PATH_CHEAPEST_ARC":
-        firsts.append("PATH_CHEAPEST_ARC")
-    solver.ReSeed(params.seed)
-    best: _Solution | None = None
-    for first in firsts:
-        found = routing.SolveWithParameters(_search_parameters(params, first, len(firsts)))
-        if found is not None:
-            read = _read(manager, routing, tdim, found)
-            if best is None or read.objective < best.objective:
-                best = read
-    fallback = best is None
-    if best is None:
-        # Starting from "nothing done" is always feasible; local search then inserts visits.
-        found = routing.SolveWithParameters(_search_parameters(params, "ALL_UNPERFORMED", 1))
-        if found is None:
-            msg = f"the solver found no plan for day {day} (status {status_name(routing.status())})"
-            raise SolveError(msg)
-        best = _read(manager, routing, tdim, found)
+    search_began = time.perf_counter()
+    greedy = _Greedy(nodes, vehicles, travel, allowed_of, extra, limits, params, late, load, caps)
+    first_routes = greedy.run()
+    best, first = model.search(first_routes, params, search_began)
 
     assignments: list[Assignment] = []
     travel_home: dict[tuple[str, int], int] = {}
@@ -276,16 +209,19 @@ def solve_day(
             reasons[v.visit_id] = UnassignedReason.LINK if lost_link else UnassignedReason.CAPACITY
     plan = Plan(
         assignments=tuple(assignments),
-        unassigned=tuple(Unassigned(v.visit_id, reasons[v.visit_id]) for v in visits
-                         if v.visit_id in reasons),
+        unassigned=tuple(
+            Unassigned(v.visit_id, reasons[v.visit_id]) for v in visits if v.visit_id in reasons
+        ),
         travel_home=travel_home,
         distance_home=distance_home,
         label=f"day {day}",
         stats={
             "objective": float(best.objective),
             "seconds": time.perf_counter() - started,
-            "status": float(routing.status()),
-            "fallback": float(fallback),
+            "status": float(model.routing.status()),
+            "fallback": float(first == "ALL_UNPERFORMED"),
+            "first_objective": float(model.first_objective),
+            "first_from_ortools": float(first not in ("carerun", "ALL_UNPERFORMED")),
             "vehicles": float(len(vehicles)),
         },
     )
@@ -300,25 +236,419 @@ class _Solution:
     routes: dict[int, tuple[list[tuple[int, int]], int, int]]
 
 
-def _read(
-    manager: pywrapcp.RoutingIndexManager,
-    routing: pywrapcp.RoutingModel,
-    tdim: pywrapcp.RoutingDimension,
-    found: pywrapcp.Assignment,
-) -> _Solution:
-    manager_routes: dict[int, tuple[list[tuple[int, int]], int, int]] = {}
-    for k in range(routing.vehicles()):
-        if not routing.IsVehicleUsed(found, k):
-            continue
-        stops = []
-        idx = found.Value(routing.NextVar(routing.Start(k)))
-        while not routing.IsEnd(idx):
-            stops.append((manager.IndexToNode(idx), int(found.Value(tdim.CumulVar(idx)))))
-            idx = found.Value(routing.NextVar(idx))
-        begin = int(found.Value(tdim.CumulVar(routing.Start(k))))
-        finish = int(found.Value(tdim.CumulVar(routing.End(k))))
-        manager_routes[k] = (stops, begin, finish)
-    return _Solution(int(found.ObjectiveValue()), manager_routes)
+class _Model:
+    """The OR-Tools routing model of one day and its search."""
+
+    def __init__(
+        self,
+        nodes: list[tuple[Visit, int]],
+        vehicles: list[_Vehicle],
+        travel: Mapping[object, np.ndarray],
+        service: np.ndarray,
+        params: SolveParams,
+        late: int,
+    ) -> None:
+        self.nodes, self.vehicles = nodes, vehicles
+        self.first_objective = 0
+        n_nodes = len(nodes) + len(vehicles)
+        ends = [len(nodes) + i for i in range(len(vehicles))]
+        self.manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), ends, ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        routing, manager = self.routing, self.manager
+        modes = sorted({veh.carer.mode for veh in vehicles})
+        # Matrices registered whole are evaluated in C++, never calling back into Python.
+        cost_cb = {
+            m: routing.RegisterTransitMatrix((travel[m] * params.travel).tolist()) for m in modes
+        }
+        time_cb = {
+            m: routing.RegisterTransitMatrix((travel[m] + service[:, None]).tolist())
+            for m in modes
+        }
+        for k, veh in enumerate(vehicles):
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[veh.carer.mode], k)
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[veh.carer.mode] for veh in vehicles], LATEST_TIME, LATEST_TIME, False, "time"
+        )
+        self.tdim = tdim = routing.GetDimensionOrDie("time")
+        self.index_of: dict[tuple[str, int], int] = {}
+        for node, (v, k) in enumerate(nodes):
+            idx = manager.NodeToIndex(node)
+            self.index_of[v.visit_id, k] = idx
+            cumul = tdim.CumulVar(idx)
+            if v.pinned and v.planned_start is not None:
+                cumul.SetRange(v.planned_start, v.planned_start)
+            else:
+                cumul.SetRange(v.window.start, v.window.end + late)
+                if late:
+                    tdim.SetCumulVarSoftUpperBound(idx, v.window.end, params.lateness)
+            routing.AddDisjunction([idx], params.unassigned * max(1, v.priority))
+        for k, veh in enumerate(vehicles):
+            start, end = tdim.CumulVar(routing.Start(k)), tdim.CumulVar(routing.End(k))
+            start.SetRange(veh.shift.start, veh.shift.end)
+            end.SetRange(veh.shift.start, veh.shift.end)
+            # Leave base as late and come back as early as the route allows: spans are work.
+            routing.AddVariableMaximizedByFinalizer(start)
+            routing.AddVariableMinimizedByFinalizer(end)
+
+    def add_allowed(self, allowed_of: list[list[int]]) -> None:
+        for node, ok in enumerate(allowed_of):
+            if len(ok) < len(self.vehicles):
+                # -1: the visit may stay undone.
+                self.routing.VehicleVar(self.manager.NodeToIndex(node)).SetValues([-1, *ok])
+
+    def add_work_limits(self, limits: Mapping[str, int]) -> None:
+        by_carer: dict[str, list[int]] = {}
+        for k, veh in enumerate(self.vehicles):
+            by_carer.setdefault(veh.carer.carer_id, []).append(k)
+        solver, routing, tdim = self.routing.solver(), self.routing, self.tdim
+        for cid, ks in by_carer.items():
+            if cid not in limits:
+                continue
+            for k in ks:
+                tdim.SetSpanUpperBoundForVehicle(limits[cid], k)
+            if len(ks) > 1:
+                spans = [
+                    tdim.CumulVar(routing.End(k)) - tdim.CumulVar(routing.Start(k)) for k in ks
+                ]
+                solver.Add(solver.Sum(spans) <= limits[cid])
+
+    def add_synchrony(self, params: SolveParams) -> None:
+        """Double-handed pairs and linked visits, as constraints on the CP solver."""
+        solver, routing, tdim, index_of = (
+            self.routing.solver(), self.routing, self.tdim, self.index_of
+        )
+        people: dict[str, int] = {}
+        owners = [people.setdefault(veh.carer.carer_id, len(people)) for veh in self.vehicles]
+        tol = params.double_handed_tolerance_min * 60
+        for v, k in self.nodes:
+            if k:
+                continue
+            if v.double_handed:
+                a, b = index_of[v.visit_id, 0], index_of[v.visit_id, 1]
+                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+                # Vehicle -1 (inactive) maps to distinct sentinels so "neither" stays feasible.
+                who_a = solver.Element([-1, *owners], (routing.VehicleVar(a) + 1).Var())
+                who_b = solver.Element([-2, *owners], (routing.VehicleVar(b) + 1).Var())
+                solver.Add(who_a != who_b)
+                diff = tdim.CumulVar(a) - tdim.CumulVar(b)
+                solver.Add(diff <= tol)
+                solver.Add(diff >= -tol)
+            if v.follows and (v.follows, 0) in index_of:
+                u, w = index_of[v.follows, 0], index_of[v.visit_id, 0]
+                on = routing.ActiveVar(w)
+                solver.Add(on <= routing.ActiveVar(u))
+                # Start to start, in seconds like every time of the model.
+                gap = tdim.CumulVar(w) - tdim.CumulVar(u)
+                solver.Add(gap >= v.gap_min - LATEST_TIME * (1 - on))
+                solver.Add(gap <= v.gap_max + LATEST_TIME * (1 - on))
+
+    def add_unary_costs(self, extra: np.ndarray) -> None:
+        """Per-(vehicle, node) costs as a dimension whose span is charged in the objective."""
+        if not extra.any():
+            return
+        routing, n_vehicles = self.routing, len(self.vehicles)
+        by_carer: dict[str, int] = {}
+        evaluators = []
+        for k, veh in enumerate(self.vehicles):
+            cid = veh.carer.carer_id
+            if cid not in by_carer:
+                costs = [int(c) for c in extra[k]] + [0] * n_vehicles
+                by_carer[cid] = routing.RegisterUnaryTransitVector(costs)
+            evaluators.append(by_carer[cid])
+        total = int(extra.max(axis=0).sum()) + 1
+        routing.AddDimensionWithVehicleTransits(evaluators, 0, total, True, "penalty")
+        routing.GetDimensionOrDie("penalty").SetSpanCostCoefficientForAllVehicles(1)
+
+    def add_load(self, load: list[int], caps: list[int]) -> None:
+        cb = self.routing.RegisterUnaryTransitVector(load + [0] * len(self.vehicles))
+        self.routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "load")
+
+    def search(
+        self, first_routes: list[list[int]], params: SolveParams, began: float
+    ) -> tuple[_Solution, str]:
+        """Improve the best first solution for what is left of the time limit.
+
+        Returns the solution and where its first solution came from: ``"carerun"`` (the
+        greedy), an OR-Tools strategy name, or ``"ALL_UNPERFORMED"`` (the fallback).
+        """
+        routing, manager = self.routing, self.manager
+        deadline = began + params.time_limit
+        routing.CloseModelWithParameters(_search_parameters(params, params.first_solution, 1.0))
+        routing.solver().ReSeed(params.seed)
+        routes = [[manager.NodeToIndex(n) for n in route] for route in first_routes]
+        start: pywrapcp.Assignment | None = routing.ReadAssignmentFromRoutes(routes, True)
+        origin = "carerun"
+        greedy_cost = None if start is None else start.ObjectiveValue()
+        sync = any(v.double_handed or v.follows for v, _ in self.nodes)
+        if not sync:
+            share = params.time_limit * _FIRST_SHARE
+            own = routing.SolveWithParameters(
+                _search_parameters(params, params.first_solution, share, first_only=True)
+            )
+            if own is not None and (greedy_cost is None or own.ObjectiveValue() < greedy_cost):
+                start, origin = own, params.first_solution
+            elif greedy_cost is not None:
+                # Solving again reuses the model's assignments: read the greedy routes anew.
+                start = routing.ReadAssignmentFromRoutes(routes, True)
+        if start is None:
+            # A bug in the greedy: starting from "nothing done" is always feasible.
+            origin = "ALL_UNPERFORMED"
+            start = routing.SolveWithParameters(
+                _search_parameters(params, origin, 0.0, first_only=True)
+            )
+            if start is None:
+                msg = f"the solver found no plan (status {status_name(routing.status())})"
+                raise SolveError(msg)
+        self.first_objective = int(start.ObjectiveValue())
+        left = max(deadline - time.perf_counter(), params.time_limit * 0.1)
+        found = routing.SolveFromAssignmentWithParameters(
+            start, _search_parameters(params, params.first_solution, left)
+        )
+        return self._read(found if found is not None else start), origin
+
+    def _read(self, found: pywrapcp.Assignment) -> _Solution:
+        routing, manager, tdim = self.routing, self.manager, self.tdim
+        routes: dict[int, tuple[list[tuple[int, int]], int, int]] = {}
+        for k in range(routing.vehicles()):
+            if not routing.IsVehicleUsed(found, k):
+                continue
+            stops = []
+            idx = found.Value(routing.NextVar(routing.Start(k)))
+            while not routing.IsEnd(idx):
+                stops.append((manager.IndexToNode(idx), int(found.Value(tdim.CumulVar(idx)))))
+                idx = found.Value(routing.NextVar(idx))
+            begin = int(found.Value(tdim.CumulVar(routing.Start(k))))
+            finish = int(found.Value(tdim.CumulVar(routing.End(k))))
+            routes[k] = (stops, begin, finish)
+        return _Solution(int(found.ObjectiveValue()), routes)
+
+
+class _Greedy:
+    """A first solution that honours every hard rule, built by cheapest insertion.
+
+    Visits go in order of difficulty (pinned, double-handed, linked, the rest), then of
+    priority and window; each goes where it adds least cost (travel, unary costs, lateness).
+    A run keeps, per stop, its earliest and latest feasible start, so trying a place costs
+    O(1) and only a chosen insertion re-times the run. Synchronised stops (double-handed copies,
+    linked visits) are fixed at the start chosen for them, so later insertions cannot move
+    them apart.
+    """
+
+    def __init__(
+        self,
+        nodes: list[tuple[Visit, int]],
+        vehicles: list[_Vehicle],
+        travel: Mapping[object, np.ndarray],
+        allowed_of: list[list[int]],
+        extra: np.ndarray,
+        limits: Mapping[str, int],
+        params: SolveParams,
+        late: int,
+        load: list[int] | None,
+        caps: list[int] | None,
+    ) -> None:
+        self.nodes, self.vehicles, self.allowed_of = nodes, vehicles, allowed_of
+        self.params, self.limits = params, limits
+        self.load, self.caps = load, caps
+        lists = {m: t.tolist() for m, t in travel.items()}
+        self.tr: list[list[list[int]]] = [lists[veh.carer.mode] for veh in vehicles]
+        self.extra: list[list[int]] = extra.tolist()
+        n = len(nodes)
+        self.base = [n + k for k in range(len(vehicles))]
+        self.dur = [v.duration for v, _ in nodes] + [0] * len(vehicles)
+        self.due = [v.window.end for v, _ in nodes]
+        self.lo: list[int] = []
+        self.hi: list[int] = []
+        for v, _ in nodes:
+            if v.pinned and v.planned_start is not None:
+                self.lo.append(v.planned_start)
+                self.hi.append(v.planned_start)
+            else:
+                self.lo.append(v.window.start)
+                self.hi.append(v.window.end + late)
+        self.runs: list[list[int]] = [[] for _ in vehicles]
+        self.early: list[list[int]] = [[] for _ in vehicles]
+        self.latest: list[list[int]] = [[] for _ in vehicles]
+        self.span = [0] * len(vehicles)
+        self.worked: dict[str, int] = {}
+        self.loaded = [0] * len(vehicles)
+        self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
+
+    def run(self) -> list[list[int]]:
+        copies: dict[str, list[int]] = {}
+        for node, (v, _) in enumerate(self.nodes):
+            copies.setdefault(v.visit_id, []).append(node)
+        visits = {v.visit_id: v for v, _ in self.nodes}
+        leaders = {v.follows for v in visits.values() if v.follows in visits}
+
+        def rank(v: Visit) -> tuple[int, int, int, int, str]:
+            linked = bool(v.follows) or v.visit_id in leaders
+            kind = 0 if v.pinned else 1 if v.double_handed else 2 if linked else 3
+            return (kind, -v.priority, v.window.start, v.window.end, v.visit_id)
+
+        waiting: dict[str, list[Visit]] = {}
+        done: set[str] = set()
+        queue = sorted(visits.values(), key=rank)
+        while queue:
+            v = queue.pop(0)
+            linked = v.follows in visits
+            if linked and v.follows not in done:
+                waiting.setdefault(v.follows, []).append(v)
+                continue
+            done.add(v.visit_id)
+            self._place(v, copies[v.visit_id], linked=linked, fixed=linked or v.visit_id in leaders)
+            # Followers waiting on this visit go next, while its start is fresh.
+            queue[:0] = sorted(waiting.pop(v.visit_id, []), key=rank)
+        return self.runs
+
+    def _place(self, v: Visit, nodes: list[int], *, linked: bool, fixed: bool) -> None:
+        if linked:
+            if v.follows not in self.start_of:
+                return  # its predecessor is undone, so it is too
+            t = self.start_of[v.follows]
+            for x in nodes:
+                self.lo[x] = max(self.lo[x], t + v.gap_min)
+                self.hi[x] = min(self.hi[x], t + v.gap_max)
+                if self.lo[x] > self.hi[x]:
+                    return
+        if len(nodes) == 1:
+            self._place_one(v, nodes[0], fixed=fixed)
+        else:
+            self._place_pair(v, nodes[0], nodes[1])
+
+    def _options(self, k: int, x: int) -> list[tuple[int, int, int, int]]:
+        """Feasible places of node `x` in run `k`: (cost, earliest, latest start, position)."""
+        if self.load is not None and self.caps is not None:
+            if self.loaded[k] + self.load[x] > self.caps[k]:
+                return []
+        tr, base, shift = self.tr[k], self.base[k], self.vehicles[k].shift
+        run, early, latest, dur = self.runs[k], self.early[k], self.latest[k], self.dur
+        lo, hi = self.lo[x], self.hi[x]
+        weight, lateness, unary = self.params.travel, self.params.lateness, self.extra[k][x]
+        out = []
+        for p in range(len(run) + 1):
+            if p:
+                a = run[p - 1]
+                if early[p - 1] > hi:
+                    break  # every later place starts later still
+                arrive = early[p - 1] + dur[a] + tr[a][x]
+            else:
+                a = base
+                arrive = shift.start + tr[base][x]
+            if p < len(run):
+                b = run[p]
+                leave_by = latest[p] - tr[x][b] - dur[x]
+            else:
+                b = base
+                leave_by = shift.end - tr[x][base] - dur[x]
+            first, last = max(lo, arrive), min(hi, leave_by)
+            if first > last:
+                continue
+            cost = (tr[a][x] + tr[x][b] - tr[a][b]) * weight + unary
+            cost += lateness * max(0, first - self.due[x])
+            out.append((cost, first, last, p))
+        return out
+
+    def _retime(
+        self, k: int, run: list[int]
+    ) -> tuple[list[int], list[int], int] | None:
+        """Earliest and latest starts of `run` on vehicle `k` and its least span, or None."""
+        tr, base, shift, dur = self.tr[k], self.base[k], self.vehicles[k].shift, self.dur
+        early: list[int] = []
+        t, prev = shift.start, base
+        for x in run:
+            s = max(self.lo[x], t + tr[prev][x])
+            if s > self.hi[x]:
+                return None
+            early.append(s)
+            t, prev = s + dur[x], x
+        if t + tr[prev][base] > shift.end:
+            return None
+        if not run:
+            return [], [], 0
+        latest = [0] * len(run)
+        due, nxt = shift.end, base
+        for i in range(len(run) - 1, -1, -1):
+            x = run[i]
+            due = min(self.hi[x], due - tr[x][nxt] - dur[x])
+            latest[i], nxt = due, x
+        # Leaving as late as possible gives the least span (waiting only shrinks).
+        depart = latest[0] - tr[base][run[0]]
+        t, prev = depart, base
+        for x in run:
+            t = max(self.lo[x], t + tr[prev][x]) + dur[x]
+            prev = x
+        return early, latest, t + tr[prev][base] - depart
+
+    def _try(
+        self, k: int, x: int, p: int, at: int | None
+    ) -> tuple[list[int], list[int], list[int], int] | None:
+        saved = self.lo[x], self.hi[x]
+        if at is not None:
+            self.lo[x] = self.hi[x] = at
+        run = [*self.runs[k][:p], x, *self.runs[k][p:]]
+        timed = self._retime(k, run)
+        self.lo[x], self.hi[x] = saved
+        if timed is None:
+            return None
+        cid = self.vehicles[k].carer.carer_id
+        limit = self.limits.get(cid)
+        if limit is not None and self.worked.get(cid, 0) - self.span[k] + timed[2] > limit:
+            return None
+        return run, timed[0], timed[1], timed[2]
+
+    def _apply(
+        self, k: int, x: int, at: int | None, state: tuple[list[int], list[int], list[int], int]
+    ) -> None:
+        if at is not None:
+            self.lo[x] = self.hi[x] = at
+        cid = self.vehicles[k].carer.carer_id
+        self.worked[cid] = self.worked.get(cid, 0) - self.span[k] + state[3]
+        self.runs[k], self.early[k], self.latest[k], self.span[k] = state
+        if self.load is not None:
+            self.loaded[k] += self.load[x]
+
+    def _place_one(self, v: Visit, x: int, *, fixed: bool) -> None:
+        options = sorted(
+            (cost, first, k, p)
+            for k in self.allowed_of[x]
+            for cost, first, _, p in self._options(k, x)
+        )
+        for _, first, k, p in options:
+            at = first if fixed else None
+            state = self._try(k, x, p, at)
+            if state is not None:
+                self._apply(k, x, at, state)
+                if fixed:
+                    self.start_of[v.visit_id] = first
+                return
+
+    def _place_pair(self, v: Visit, x: int, y: int) -> None:
+        """Both copies on two different carers at one start, at least total cost."""
+        mine = {
+            (node, k): sorted(self._options(k, node))[:_PAIR_OPTIONS]
+            for node in (x, y)
+            for k in self.allowed_of[node]
+        }
+        combos = []
+        for kx in self.allowed_of[x]:
+            for ky in self.allowed_of[y]:
+                if self.vehicles[kx].carer.carer_id == self.vehicles[ky].carer.carer_id:
+                    continue
+                for cx, fx, lx, px in mine[x, kx]:
+                    for cy, fy, ly, py in mine[y, ky]:
+                        first = max(fx, fy)
+                        if first <= min(lx, ly):
+                            combos.append((cx + cy, first, kx, px, ky, py))
+        combos.sort()
+        for _, first, kx, px, ky, py in combos:
+            sx = self._try(kx, x, px, first)
+            sy = self._try(ky, y, py, first) if sx is not None else None
+            if sx is not None and sy is not None:
+                self._apply(kx, x, first, sx)
+                self._apply(ky, y, first, sy)
+                self.start_of[v.visit_id] = first
+                return
 
 
 def status_name(code: float) -> str:
@@ -360,11 +690,20 @@ def _precheck(
     late: int,
     params: SolveParams,
 ) -> tuple[dict[str, list[int]], dict[str, UnassignedReason]]:
-    """Vehicles allowed for each visit, and a reason for each visit nobody can do."""
+    """Vehicles allowed for each visit, and a reason for each visit nobody can do.
+
+    With ``respect_providers`` only carers of the visit's own provider count, so a visit whose
+    provider has nobody on shift is ``NO_SHIFT``.
+    """
     allowed: dict[str, list[int]] = {}
     reasons: dict[str, UnassignedReason] = {}
     for v in visits:
-        skilled = [k for k, veh in enumerate(vehicles) if v.skills <= veh.carer.skills]
+        mine = [
+            k for k, veh in enumerate(vehicles)
+            if not (params.respect_providers and v.provider)
+            or veh.carer.provider == v.provider
+        ]
+        skilled = [k for k in mine if v.skills <= vehicles[k].carer.skills]
         willing = [
             k for k in skilled
             if vehicles[k].carer.carer_id not in v.excluded_carers
@@ -373,7 +712,7 @@ def _precheck(
         fitting = [k for k in willing if _fits(vehicles[k], v, matrix, late)]
         fitting_people = {vehicles[k].carer.carer_id for k in fitting}
         need = v.carers_required
-        if len({veh.carer.carer_id for veh in vehicles}) < need:
+        if len({vehicles[k].carer.carer_id for k in mine}) < need:
             reasons[v.visit_id] = UnassignedReason.NO_SHIFT
         elif len({vehicles[k].carer.carer_id for k in skilled}) < need:
             reasons[v.visit_id] = UnassignedReason.NO_SKILL
@@ -406,94 +745,122 @@ def _allowed(visit: Visit, copy: int, fitting: list[int], vehicles: list[_Vehicl
     return [k for k in fitting if vehicles[k].carer.carer_id == cid]
 
 
-def _limit_work(
-    routing: pywrapcp.RoutingModel,
-    tdim: pywrapcp.RoutingDimension,
-    vehicles: list[_Vehicle],
-    seconds_left: Mapping[str, int],
-) -> None:
-    by_carer: dict[str, list[int]] = {}
-    for k, veh in enumerate(vehicles):
-        by_carer.setdefault(veh.carer.carer_id, []).append(k)
-    for cid, ks in by_carer.items():
-        carer = vehicles[ks[0]].carer
-        limits = [seconds_left[cid]] if cid in seconds_left else []
+def _work_limits(vehicles: list[_Vehicle], seconds_left: Mapping[str, int]) -> dict[str, int]:
+    """Per carer on shift, the working seconds allowed today (day and week), if limited."""
+    out: dict[str, int] = {}
+    for veh in vehicles:
+        carer = veh.carer
+        limits = [seconds_left[carer.carer_id]] if carer.carer_id in seconds_left else []
         if carer.max_minutes_day is not None:
             limits.append(carer.max_minutes_day * 60)
-        if not limits:
-            continue
-        limit = min(limits)
-        for k in ks:
-            tdim.SetSpanUpperBoundForVehicle(limit, k)
-        if len(ks) > 1:
-            spans = [
-                tdim.CumulVar(routing.End(k)) - tdim.CumulVar(routing.Start(k)) for k in ks
-            ]
-            routing.solver().Add(routing.solver().Sum(spans) <= limit)
+        if limits:
+            out[carer.carer_id] = min(limits)
+    return out
 
 
-def _add_penalties(
-    routing: pywrapcp.RoutingModel,
+def _unary_costs(
+    roster: Roster,
     nodes: list[tuple[Visit, int]],
     vehicles: list[_Vehicle],
+    allowed_of: list[list[int]],
     preferred: Mapping[str, frozenset[str]],
     params: SolveParams,
-) -> None:
-    """Per-(visit, carer) costs: continuity and soft gender, as a span-costed dimension."""
-    vectors: dict[str, int] = {}
-    evaluators: list[int] = []
-    any_cost = False
-    for veh in vehicles:
-        cid = veh.carer.carer_id
-        if cid not in vectors:
-            costs = []
-            for v, _ in nodes:
-                regular = preferred.get(v.client_id, frozenset())
-                c = params.continuity if regular and cid not in regular else 0
-                if params.gender_rule == "soft" and not gender_ok(v, veh.carer):
-                    c += params.gender
-                costs.append(c)
-            any_cost = any_cost or any(costs)
-            vectors[cid] = routing.RegisterUnaryTransitVector(costs + [0] * len(vehicles))
-        evaluators.append(vectors[cid])
-    if not any_cost:
-        return
-    total = sum(params.continuity + params.gender for _ in nodes) + 1
-    routing.AddDimensionWithVehicleTransits(evaluators, 0, total, True, "penalty")
-    routing.GetDimensionOrDie("penalty").SetSpanCostCoefficientForAllVehicles(1)
+    late: int,
+) -> np.ndarray:
+    """Cost of each vehicle doing each node: continuity, soft gender and provider choice."""
+    out = np.zeros((len(vehicles), len(nodes)), dtype=np.int64)
+    for k, veh in enumerate(vehicles):
+        for node, (v, _) in enumerate(nodes):
+            regular = preferred.get(v.client_id, frozenset())
+            if regular and veh.carer.carer_id not in regular:
+                out[k, node] += params.continuity
+            if params.gender_rule == "soft" and not gender_ok(v, veh.carer):
+                out[k, node] += params.gender
+    if params.duplicate and not params.respect_providers:
+        provider_of = np.array([veh.carer.provider for veh in vehicles])
+        for group in _colocated_groups(nodes, params, late):
+            visits = [nodes[i][0] for i in group]
+            target = _group_provider(roster, visits, group, vehicles, allowed_of)
+            out[np.ix_(provider_of != target, group)] += params.duplicate
+    return out
 
 
-def _colocated_pairs(nodes: list[tuple[Visit, int]], params: SolveParams) -> list[tuple[int, int]]:
-    """Node pairs of single-handed visits at one place whose times overlap or nearly do."""
-    if params.duplicate == 0:
+def _colocated_groups(
+    nodes: list[tuple[Visit, int]], params: SolveParams, late: int
+) -> list[list[int]]:
+    """Groups of nodes (two or more visits) at one place whose times may overlap or nearly do.
+
+    The same rule as :func:`carerun.duplicates.find_duplicates`, applied to the times each
+    visit *could* have (its window, plus the lateness limit), so whatever the plan does, a
+    duplicate event can only arise inside a group.
+    """
+    n = len(nodes)
+    if n < 2:
         return []
-    single = [i for i, (v, _) in enumerate(nodes) if not v.double_handed]
-    if len(single) < 2:
-        return []
-    pts = np.array([nodes[i][0].location.point for i in single], dtype=np.float64)
-    close = haversine_metres(pts, pts) <= params.duplicate_metres
+    pts = np.array([v.location.point for v, _ in nodes], dtype=np.float64)
+    clients = np.array([v.client_id for v, _ in nodes])
+    start = np.array([v.window.start for v, _ in nodes], dtype=np.int64)
+    end = np.array([v.end_latest + late for v, _ in nodes], dtype=np.int64)
     gap = params.duplicate_gap_min * 60
-    pairs = []
-    for a in range(len(single)):
-        for b in range(a + 1, len(single)):
-            if not close[a, b]:
-                continue
-            u, w = nodes[single[a]][0], nodes[single[b]][0]
-            if (
-                u.window.start <= w.end_latest + gap and w.window.start <= u.end_latest + gap
-            ):
-                pairs.append((single[a], single[b]))
-    return pairs
+    near = (haversine_metres(pts, pts) <= params.duplicate_metres) | (
+        clients[:, None] == clients[None, :]
+    )
+    meets = (start[:, None] <= end[None, :] + gap) & (start[None, :] <= end[:, None] + gap)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(near & meets, 1)), strict=True):
+        parent[root(int(i))] = root(int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return [
+        g for g in groups.values() if len({nodes[i][0].visit_id for i in g}) > 1
+    ]
 
 
-def _search_parameters(params: SolveParams, first: str, share: int) -> object:
+def _group_provider(
+    roster: Roster,
+    visits: Sequence[Visit],
+    group: list[int],
+    vehicles: list[_Vehicle],
+    allowed_of: list[list[int]],
+) -> str:
+    """The provider a co-located group should go to: most of it as it stands, else most able."""
+    asis: dict[str, int] = {}
+    for v in {v.visit_id: v for v in visits}.values():
+        named = {roster.carer(c).provider for c in v.carer_ids} | ({v.provider} - {""})
+        for p in named:
+            asis[p] = asis.get(p, 0) + 1
+    able: dict[str, set[str]] = {}
+    for node in group:
+        for k in allowed_of[node]:
+            able.setdefault(vehicles[k].carer.provider, set()).add(vehicles[k].carer.carer_id)
+    candidates = sorted({veh.carer.provider for veh in vehicles})
+    return max(
+        candidates,
+        key=lambda p: (asis.get(p, 0), len(able.get(p, ())), -candidates.index(p)),
+    )
+
+
+def _search_parameters(
+    params: SolveParams, first: str, seconds: float, *, first_only: bool = False
+) -> object:
     search = pywrapcp.DefaultRoutingSearchParameters()
     search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
     search.local_search_metaheuristic = getattr(
         routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic
     )
-    search.time_limit.FromMilliseconds(max(1, round(params.time_limit * 1000 / share)))
-    if params.solution_limit is not None:
+    if seconds > 0:
+        search.time_limit.FromMilliseconds(max(1, round(seconds * 1000)))
+    if first_only:
+        search.solution_limit = 1
+    elif params.solution_limit is not None:
         search.solution_limit = params.solution_limit
     search.log_search = params.log
     return search

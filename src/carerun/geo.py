@@ -14,8 +14,14 @@ the wrong street). The hours dropped are counted in ``GeoDataFrame.attrs`` (``su
 ``suppressed_hours``) so that totals can still be reported. The grid is anchored at the CRS
 origin, so cell ids are the same from one week to the next.
 
+How much is dropped depends on the cell size: a small cell holds few clients, so in rural areas
+most hours can fall under the threshold. :func:`coverage_layers` warns when more than half of
+the demand hours are hidden, suggesting a larger ``cell_m``.
+
 The ``routes`` layer follows carers' days on the roads: it is for a provider's own use, and
-carries carer ids, provider and day, but no client ids.
+carries carer ids, provider and day, but no client ids. A carer's base is often their home, so
+a route runs from the first visit to the last only, starting and ending at road nodes, never
+at a base or a door.
 """
 
 from __future__ import annotations
@@ -808,20 +814,38 @@ def route_lines(
     *,
     crs: Any = None,
 ) -> gpd.GeoDataFrame:
-    """Each carer's day as a line on the roads: base, visits in order, back to base.
+    """Each carer's day as a line on the roads, from the first visit to the last.
 
-    Legs follow the quickest path between the nearest graph nodes of consecutive stops. The
-    layer carries ``carer_id``, ``provider``, ``day``, ``day_name``, ``visits``, ``travel_min``
-    (the plan's figure) and ``length_m`` (of the line); never client ids.
+    The legs from the carer's base to the first visit and from the last visit back are left
+    out: a base is often the carer's home, and a line that starts and ends there would point at
+    it (their travel time is kept as a figure, ``base_travel_min``). The line runs from the
+    nearest road node of the first visit to that of the last, never from a door, and follows the
+    quickest path between the nearest road nodes of consecutive visits. A day of one visit (or of
+    visits at one node) has an empty line.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``carer_id``, ``provider``, ``day``, ``day_name``, ``visits``, ``travel_min`` (the
+        plan's travel between visits), ``base_travel_min`` (the plan's travel from and back to
+        base, not drawn), ``length_m`` (of the line), ``geometry``; never client ids.
     """
     target = _resolve_crs(roster, crs)
-    columns = ["carer_id", "provider", "day", "day_name", "visits", "travel_min", "length_m"]
+    columns = [
+        "carer_id",
+        "provider",
+        "day",
+        "day_name",
+        "visits",
+        "travel_min",
+        "base_travel_min",
+        "length_m",
+    ]
     runs_by_mode: dict[Mode, list[tuple[tuple[str, int], list[Any]]]] = defaultdict(list)
     routes = plan.routes()
     for (carer_id, day), run in routes.items():
-        carer = roster.carer(carer_id)
-        stops = [carer.base, *(roster.visit(a.visit_id).location for a in run), carer.base]
-        runs_by_mode[carer.mode].append(((carer_id, day), stops))
+        stops = [roster.visit(a.visit_id).location for a in run]
+        runs_by_mode[roster.carer(carer_id).mode].append(((carer_id, day), stops))
     records = []
     geoms = []
     for mode, runs in sorted(runs_by_mode.items()):
@@ -837,7 +861,11 @@ def route_lines(
             stop_nodes.append(index.nearest(x, y))
         sources = np.unique(np.concatenate([s[:-1] for s in stop_nodes]))
         row_of = {int(s): i for i, s in enumerate(sources)}
-        _, pred = dijkstra(index.matrix, indices=sources, return_predecessors=True)
+        pred = (
+            dijkstra(index.matrix, indices=sources, return_predecessors=True)[1]
+            if len(sources)
+            else np.empty((0, len(index.nodes)), dtype=np.int32)  # only one-stop days
+        )
         for ((carer_id, day), _), nodes in zip(runs, stop_nodes, strict=True):
             path: list[int] = [int(nodes[0])]
             for a, b in itertools.pairwise(nodes):
@@ -850,7 +878,8 @@ def route_lines(
             coords = _path_coords(index, path)
             line = shapely.linestrings(coords) if len(coords) >= 2 else shapely.LineString()
             run = routes[(carer_id, day)]
-            travel = sum(a.travel_before for a in run) + plan.travel_home.get((carer_id, day), 0)
+            between = sum(a.travel_before for a in run[1:])
+            base = run[0].travel_before + plan.travel_home.get((carer_id, day), 0)
             records.append(
                 {
                     "carer_id": carer_id,
@@ -858,7 +887,8 @@ def route_lines(
                     "day": day,
                     "day_name": day_name(day),
                     "visits": len(run),
-                    "travel_min": travel / 60.0,
+                    "travel_min": between / 60.0,
+                    "base_travel_min": base / 60.0,
                     "length_m": float(line.length),
                 }
             )
@@ -899,6 +929,12 @@ def coverage_layers(
     ``demand``, ``provider_areas``, ``overlap`` and ``unmet_need`` always; ``duplicates`` when
     `duplicates` is given; ``isochrones`` when `network` is; ``routes`` when both `plan` and
     `network` are. See the module docstring for what is suppressed for privacy.
+
+    Warns
+    -----
+    UserWarning
+        When cells with fewer than `min_clients` clients hold more than half of the demand
+        hours: the map would then show less than it hides; a larger `cell_m` helps.
     """
     target = _resolve_crs(roster, crs)
     with warnings.catch_warnings():
@@ -921,7 +957,23 @@ def coverage_layers(
         )
     if plan is not None and network is not None:
         layers["routes"] = route_lines(roster, plan, network, crs=target)
+    _warn_if_mostly_hidden(layers["demand"], cell_m=cell_m, min_clients=min_clients)
     return layers
+
+
+def _warn_if_mostly_hidden(demand: gpd.GeoDataFrame, *, cell_m: float, min_clients: int) -> None:
+    """Warn when the privacy threshold hides more than half of the demand hours."""
+    hidden = float(demand.attrs.get("suppressed_hours", 0.0))
+    total = hidden + float(demand["hours"].sum())
+    if total <= 0 or hidden <= total / 2:
+        return
+    warnings.warn(
+        f"{hidden:,.0f} of {total:,.0f} contact hours ({hidden / total:.0%}) are hidden for"
+        f" privacy: they lie in {demand.attrs.get('suppressed_cells', 0)} cells of {cell_m:g} m"
+        f" with fewer than {min_clients} clients each. A larger `cell_m`"
+        f" (e.g. {2 * cell_m:g}) puts more clients in each cell and keeps more on the map.",
+        stacklevel=3,
+    )
 
 
 def write_coverage(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> Path:

@@ -239,24 +239,21 @@ def snap_points(
 
     import shapely
 
-    us, vs, times, lengths, coords, owner = [], [], [], [], [], []
-    for i, (u, v, data) in enumerate(graph.edges(data=True)):
-        us.append(u)
-        vs.append(v)
-        times.append(float(data["travel_time"]))
-        lengths.append(float(data["length"]))
-        if "geometry" in data:
-            line = list(data["geometry"].coords)
-        else:
-            line = [
-                (graph.nodes[u]["x"], graph.nodes[u]["y"]),
-                (graph.nodes[v]["x"], graph.nodes[v]["y"]),
-            ]
-        coords.extend(line)
-        owner.extend([i] * len(line))
-    xy = np.asarray(coords, dtype=np.float64)
+    edges = list(graph.edges(data=True))
+    us = [u for u, _, _ in edges]
+    vs = [v for _, v, _ in edges]
+    times = np.array([d["travel_time"] for _, _, d in edges], dtype=np.float64)
+    lengths = np.array([d["length"] for _, _, d in edges], dtype=np.float64)
+    # Simplified edges carry their curve; the others are straight between their end nodes.
+    geoms = np.array([d.get("geometry") for _, _, d in edges], dtype=object)
+    straight = np.flatnonzero([g is None for g in geoms])
+    if len(straight):
+        pos = {n: i for i, n in enumerate(node_ids)}
+        ends = [(pos[us[e]], pos[vs[e]]) for e in straight]
+        geoms[straight] = shapely.linestrings(node_lonlat[np.array(ends)])
+    xy, owner = shapely.get_coordinates(geoms, return_index=True)
     ex, ey = to_metres.transform(xy[:, 0], xy[:, 1])
-    lines = shapely.linestrings(np.column_stack([ex, ey]), indices=np.asarray(owner))
+    lines = shapely.linestrings(np.column_stack([ex, ey]), indices=owner)
     where = shapely.points(px, py)
     (pi, li), door = shapely.STRtree(lines).query_nearest(
         where, return_distance=True, all_matches=False
@@ -270,8 +267,8 @@ def snap_points(
     part = np.where(at_start, frac, 1.0 - frac)
     nodes = np.empty(len(pts), dtype=object)
     nodes[:] = [us[e] if s else vs[e] for e, s in zip(li, at_start, strict=True)]
-    road_metres = part * np.asarray(lengths)[li]
-    road_ms = part * np.asarray(times)[li] * 1000.0
+    road_metres = part * lengths[li]
+    road_ms = part * times[li] * 1000.0
     return Snap(_as_ids(nodes), door, door + road_metres, door * door_ms_per_m + road_ms)
 
 
@@ -416,22 +413,28 @@ def _road_matrix(
     if len(weight) and weight.max() >= _EXACT:
         msg = f"the {label} graph is too large for exact travel times; clip it with a bbox"
         raise NetworkError(msg)
+    keep, root, up, down = _prune_dead_ends(size, u, v, weight)
     # Explicit zero weights (two nodes at one spot) stay edges in a CSR matrix for csgraph.
-    csr = csr_matrix((weight, (u, v)), shape=(size, size))
+    csr = csr_matrix((weight[keep], (u[keep], v[keep])), shape=(size, size))
 
     unique, inverse = np.unique(
         np.array([index[n] for n in nodes], dtype=np.int64), return_inverse=True
     )
+    roots, at_root = np.unique(root[unique], return_inverse=True)
     chunk = max(1, _DIJKSTRA_CELLS // max(size, 1))
-    road = np.empty((len(unique), len(unique)), dtype=np.float64)
+    core = np.empty((len(roots), len(roots)), dtype=np.float64)
     with tqdm(
-        total=len(unique), desc=f"{label} travel times", unit="source", disable=not progress
+        total=len(roots), desc=f"{label} travel times", unit="source", disable=not progress
     ) as bar:
-        for start in range(0, len(unique), chunk):
-            sources = unique[start : start + chunk]
+        for start in range(0, len(roots), chunk):
+            sources = roots[start : start + chunk]
             found = dijkstra(csr, directed=True, indices=sources)
-            road[start : start + len(sources)] = found[:, unique]
+            core[start : start + len(sources)] = found[:, roots]
             bar.update(len(sources))
+    road = core.take(at_root, axis=0).take(at_root, axis=1)
+    road += up[unique][:, None]
+    road += down[unique][None, :]
+    np.fill_diagonal(road, 0.0)
     if not np.isfinite(road).all():
         msg = f"some places cannot reach each other on the {label} graph (it is not connected)"
         raise NetworkError(msg)
@@ -445,6 +448,57 @@ def _road_matrix(
     road_dm = road_dm.take(inverse, axis=0).take(inverse, axis=1)
     road_dm /= 10.0
     return road_ms, road_dm
+
+
+def _prune_dead_ends(
+    size: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Take dead ends out of the Dijkstra graph; a third of a rural road graph's nodes.
+
+    A dead end has one neighbour (its parent), reached both ways, and is no parent itself:
+    every trip from it starts ``dead end → parent`` and every trip to it ends
+    ``parent → dead end``. So distances from and to it are the parent's plus that edge, and two
+    dead ends on one parent are ``up + down`` apart — exact, as every weight is an integer.
+
+    Returns
+    -------
+    keep
+        Per edge, whether it stays in the Dijkstra graph.
+    root, up, down
+        Per node, the node Dijkstra starts from (itself, or a dead end's parent) and the weights
+        of the edges ``node → root`` and ``root → node`` (zero for a node that is its own root).
+    """
+    root = np.arange(size)
+    up, down = np.zeros(size), np.zeros(size)
+    plain = u != v  # self-loops never lie on a shortest path
+    lo, hi = np.minimum(u, v)[plain], np.maximum(u, v)[plain]
+    pairs = np.unique(lo * size + hi)
+    a, b = pairs // size, pairs % size
+    degree = np.bincount(np.concatenate([a, b]), minlength=size)
+    parent = np.full(size, -1)
+    parent[a[degree[a] == 1]] = b[degree[a] == 1]
+    parent[b[degree[b] == 1]] = a[degree[b] == 1]
+    leaf = np.flatnonzero(parent >= 0)
+    leaf = leaf[degree[parent[leaf]] >= 2]  # keep one node of a two-node graph
+    if len(leaf) == 0:
+        return np.ones(len(u), dtype=bool), root, up, down
+    keys = u * size + v
+    order = np.argsort(keys)
+
+    def lookup(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q = x * size + y
+        at = np.minimum(np.searchsorted(keys, q, sorter=order), len(keys) - 1)
+        hit = order[at]
+        return keys[hit] == q, weight[hit]
+
+    has_up, w_up = lookup(leaf, parent[leaf])
+    has_down, w_down = lookup(parent[leaf], leaf)
+    both = has_up & has_down  # otherwise the graph is not strongly connected: leave it be
+    leaf, w_up, w_down = leaf[both], w_up[both], w_down[both]
+    root[leaf], up[leaf], down[leaf] = parent[leaf], w_up, w_down
+    gone = np.zeros(size, dtype=bool)
+    gone[leaf] = True
+    return ~(gone[u] | gone[v]), root, up, down
 
 
 def _matrix_cache(network: RoadNetwork, cache_dir: str | Path | None) -> Path | None:

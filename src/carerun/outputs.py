@@ -92,13 +92,19 @@ def _dumps(data: Mapping[str, Any], name: str) -> str:
 
 
 def write_travel_study(
-    roster: Roster, plan: Plan, matrix: TravelMatrix, out_dir: str | Path
+    roster: Roster,
+    plan: Plan,
+    matrix: TravelMatrix,
+    out_dir: str | Path,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """The travel study of `plan` (usually the as-is): KPIs and the files written.
 
     Writes ``travel_by_carer.csv``, ``travel_by_provider.csv``, ``travel_by_day.csv``,
     ``impossible_gaps.csv`` (on the roster's planned times) and ``summary.json`` (the
-    :func:`~carerun.metrics.plan_kpis` plus ``impossible_gaps``, the number of such pairs).
+    :func:`~carerun.metrics.plan_kpis` plus ``impossible_gaps``, the number of such pairs,
+    and `extra` as given).
     """
     out = Path(out_dir)
     table = travel_table(roster, plan)
@@ -111,7 +117,8 @@ def write_travel_study(
         write_csv(travel_by_day(table), out / "travel_by_day.csv"),
         write_csv(gaps, out / "impossible_gaps.csv"),
         write_json(
-            {"carerun": __version__, "roster": roster.name, "kpis": kpis}, out / "summary.json"
+            {"carerun": __version__, "roster": roster.name, "kpis": kpis, **dict(extra or {})},
+            out / "summary.json",
         ),
     ]
     return kpis, paths

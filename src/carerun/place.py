@@ -515,7 +515,10 @@ def _place_option(
     routes = _Routes(roster, plan, matrix)
     pool = [c for c in roster.carers if option == ANY_PROVIDER or c.provider == option]
     seen: set[str] = set()
+    # A package visit may follow one already in the plan, as well as one of its own.
     starts: dict[str, int] = {}
+    for a in plan.assignments:
+        starts[a.visit_id] = min(a.start, starts.get(a.visit_id, a.start))
     placed: list[Assignment] = []
     left: list[NotAbsorbed] = []
     extra: dict[str, int] = {}

@@ -139,6 +139,7 @@ def plot_coverage(
     *,
     network: NetworkLike | Mapping[Any, Any] | None = None,
     layer: str = "demand",
+    provider: str | None = None,
     title: str | None = None,
     dpi: int = 150,
 ) -> Path:
@@ -156,6 +157,9 @@ def plot_coverage(
         Which overlay: ``demand``, ``provider_areas``, ``overlap``, ``duplicates``,
         ``isochrones`` or ``unmet_need``. Provider areas are outlined under the others for
         context.
+    provider
+        Draw only this provider's rows (``isochrones``, ``provider_areas``): with many teams,
+        one figure per provider stays readable.
     title
         Defaults to a plain description of the layer.
     dpi
@@ -175,6 +179,11 @@ def plot_coverage(
         msg = f"there is no {layer!r} layer to draw (have: {', '.join(layers)})"
         raise InputError(msg)
     gdf = layers[layer]
+    if provider is not None:
+        if "provider" not in gdf.columns:
+            msg = f"layer {layer!r} has no `provider` column to choose {provider!r} from"
+            raise InputError(msg)
+        gdf = gdf[gdf["provider"] == provider]
     bounds = _bounds([g for g in layers.values() if not g.empty])
     if bounds is None:
         msg = "nothing to draw: every layer is empty"
@@ -220,9 +229,12 @@ def plot_coverage(
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
         _scale_bar(ax)
         _north_arrow(ax)
-        ax.set_title(title or _TITLES[layer], fontsize=13)
+        default = _TITLES[layer] + (f": {provider}" if provider else "")
+        ax.set_title(title or default, fontsize=13)
         if gdf.empty:
             ax.text(
                 0.5,
@@ -259,13 +271,36 @@ def plot_all(
     network: NetworkLike | Mapping[Any, Any] | None = None,
     dpi: int = 150,
 ) -> dict[str, Path]:
-    """One PNG per overlay present (``<layer>.png`` in `folder`), keyed by layer name."""
+    """One PNG per overlay present (``<layer>.png`` in `folder`), keyed by file stem.
+
+    Isochrones get one figure per provider (``isochrones_<provider>.png``): every team's reach
+    on one map is unreadable.
+    """
     folder = Path(folder)
-    return {
-        name: plot_coverage(layers, folder / f"{name}.png", network=network, layer=name, dpi=dpi)
-        for name in FIGURE_LAYERS
-        if name in layers
-    }
+    out: dict[str, Path] = {}
+    for name in FIGURE_LAYERS:
+        if name not in layers:
+            continue
+        if name == "isochrones" and not layers[name].empty:
+            for p in sorted(layers[name]["provider"].unique()):
+                stem = f"isochrones_{_file_safe(p)}"
+                out[stem] = plot_coverage(
+                    layers,
+                    folder / f"{stem}.png",
+                    network=network,
+                    layer=name,
+                    provider=p,
+                    dpi=dpi,
+                )
+        else:
+            out[name] = plot_coverage(
+                layers, folder / f"{name}.png", network=network, layer=name, dpi=dpi
+            )
+    return out
+
+
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text) or "_"
 
 
 def _series(geom: Any, crs: Any) -> gpd.GeoSeries:
@@ -390,6 +425,7 @@ def _draw_isochrones(ax: Axes, gdf: gpd.GeoDataFrame, styles: Mapping[str, Any])
     handles: list[Any] = []
     if gdf.empty:
         return handles
+    gdf = gdf.dissolve(by=["provider", "minutes"], as_index=False)
     minutes = sorted(gdf["minutes"].unique(), reverse=True)
     hatches = ["", "...", "///", "xxx"]
     for i, m in enumerate(minutes):

@@ -623,8 +623,14 @@ def _severity(level: str) -> str:
     return f'<span class="sev sev-{_e(level)}">{icon} {_e(word)}</span>'
 
 
+def _date(day: dt.date) -> str:
+    # Not ``%-d``: that strftime flag is glibc's, and Windows has none.
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
 def _title_block(roster: Roster, title: str, before: _Side, after: _Side | None) -> str:
-    week = f"Week of {roster.week_start:%A %-d %B %Y}" if roster.week_start else "Week not dated"
+    now = dt.datetime.now()
+    week = f"Week of {_date(roster.week_start)}" if roster.week_start else "Week not dated"
     days = ", ".join(day_name(d) for d in roster.days) or "no visits"
     compare = (
         f"{_e(before.plan.label)} compared with {_e(after.plan.label)}"
@@ -642,7 +648,7 @@ def _title_block(roster: Roster, title: str, before: _Side, after: _Side | None)
         f"<div><dt>Comparing</dt><dd>{compare}</dd></div>"
         f"<div><dt>Size</dt><dd>{len(roster.visits):,} visits · {n_clients:,} clients ·"
         f" {n_carers:,} carers · {len(roster.providers):,} providers</dd></div>"
-        f"<div><dt>Generated</dt><dd>{dt.datetime.now():%-d %B %Y, %H:%M}"
+        f"<div><dt>Generated</dt><dd>{_date(now)}, {now:%H:%M}"
         f" · carerun {_e(__version__)}</dd></div>"
         "</dl></header>"
     )

@@ -2,8 +2,8 @@
 
 :func:`plan_day` builds one routing model per day (see :mod:`carerun._ortools`, the only module
 that talks to OR-Tools) and returns a :class:`~carerun.model.Plan`; :func:`plan_week` plans days
-in order, carrying continuity (carers a client saw earlier in the week become their preferred
-carers) and each carer's weekly working-time budget, and checks every plan it returns with
+in order, carrying continuity (a client's as-is carers, and carers they saw earlier in the
+week, are their regular carers) and each carer's weekly working-time budget, and checks every plan it returns with
 :func:`carerun.check.assert_valid`.
 
 All weights are integers in the objective's unit, one unit being one second of travel at the
@@ -67,13 +67,21 @@ class SolveParams:
         Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
         that no visit is dropped to save a journey.
     continuity
-        Cost of a visit done by a carer outside the client's preferred/regular carers (only for
-        clients who have some).
+        Cost of a visit done by a carer outside the client's regular carers (only for clients
+        who have some): the carers named for the client's visits as it stands (``carer_ids``,
+        any day of the week), their ``preferred_carers``, and the carers the plan gave them on
+        earlier days.
     duplicate
-        Cost of two visits at one place and time (a duplicate multi-provider risk) done by two
-        carers instead of one.
+        Cost of each visit of a co-located group (see below) done by a carer of another provider
+        than the one chosen for the group (the provider staffing most of it as it stands):
+        this is what removes duplicate multi-provider events.
     duplicate_metres, duplicate_gap_min
-        Visits within this distance whose times overlap or lie within this gap are co-located.
+        Visits of one client, or within this distance, whose times overlap or lie within this
+        gap are co-located.
+    respect_providers
+        When true, a visit may only be done by carers of its own ``provider`` as it stands
+        (today's contracts); a visit without a provider may go to anyone. When false (the
+        default) the providers form one pool.
     gender
         Cost of a visit done by a carer of the other gender when `gender_rule` is ``"soft"``.
     gender_rule
@@ -95,13 +103,14 @@ class SolveParams:
     travel: int = 1
     lateness: int = 2
     unassigned: int = 1_000_000
-    continuity: int = 600
-    duplicate: int = 1_800
+    continuity: int = 1_800
+    duplicate: int = 3_600
     duplicate_metres: float = 50.0
     duplicate_gap_min: int = 30
     gender: int = 3_600
     gender_rule: Literal["hard", "soft"] = "hard"
     double_handed_tolerance_min: int = 0
+    respect_providers: bool = False
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     log: bool = False
@@ -119,6 +128,8 @@ class SolveParams:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 msg = f"`{name}` must be a whole number, zero or more (got {value!r})"
                 raise InputError(msg)
+        if not isinstance(self.respect_providers, bool):
+            raise InputError("`respect_providers` must be true or false")
         if self.duplicate_metres < 0:
             raise InputError("`duplicate_metres` cannot be negative")
         if self.gender_rule not in ("hard", "soft"):
@@ -188,8 +199,9 @@ def plan_day(
     params
         Optimiser options (defaults: :class:`SolveParams`).
     history
-        A plan of earlier days: carers who served a client there become the client's preferred
-        carers (continuity), and their working time counts against their weekly maximum.
+        A plan of earlier days: carers who served a client there join the client's regular
+        carers (continuity; the as-is carers of the client's visits always count), and their
+        working time counts against their weekly maximum.
 
     Returns
     -------
@@ -215,8 +227,8 @@ def plan_week(
 ) -> Plan:
     """Plan several days in order (default: every day with visits), then check the result.
 
-    Continuity carries over: carers who served a client on an earlier day become the client's
-    preferred carers. Each carer's ``max_minutes_week`` is a budget consumed day by day.
+    Continuity: a client's regular carers are those named for their visits as it stands, their
+    preferred carers, and carers the plan gave them on earlier days. Each carer's ``max_minutes_week`` is a budget consumed day by day.
     `progress`, if given, is called as ``progress(done, total, label)`` after each day.
 
     Raises
@@ -234,7 +246,7 @@ def plan_week(
             raise InputError(msg)
     if not todo:
         raise SolveError("nothing to plan: the roster has no visits on the days asked for")
-    regulars: dict[str, set[str]] = {}
+    regulars = _regular_carers(roster, None)
     used: dict[str, int] = {}
     parts: list[Plan] = []
     for n, d in enumerate(todo, start=1):
@@ -277,7 +289,11 @@ def _plan_one(
 
 
 def _regular_carers(roster: Roster, history: Plan | None) -> dict[str, set[str]]:
+    """Per client, the carers they know: the as-is carers of their visits, then `history`'s."""
     out: dict[str, set[str]] = {}
+    for v in roster.visits:
+        if v.carer_ids:
+            out.setdefault(v.client_id, set()).update(v.carer_ids)
     if history is not None:
         for a in history.assignments:
             out.setdefault(roster.visit(a.visit_id).client_id, set()).add(a.carer_id)

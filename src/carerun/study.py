@@ -158,23 +158,24 @@ def run_scenario(
 
 
 def headline_kpis(roster: Roster, plan: Any) -> dict[str, float]:
-    """The figures a study compares, for one roster and its plan."""
-    from carerun.continuity import continuity_summary, continuity_table
-    from carerun.duplicates import find_duplicates
-    from carerun.metrics import plan_kpis
+    """The figures a study compares, for one roster and its plan (as the report shows them)."""
+    from carerun.report import report_summary
 
-    k = plan_kpis(roster, plan)
-    cont = continuity_summary(continuity_table(roster, plan))
-    return {
-        "travel_min": round(float(k["travel_min"]), 1),
-        "distance_km": round(float(k["distance_km"]), 1),
-        "contact_hours": round(float(k["contact_hours"]), 1),
-        "travel_per_contact_hour": round(float(k["travel_per_contact_hour"]), 2),
-        "duplicate_events": float(len(find_duplicates(roster, plan))),
-        "carers_per_client": round(float(cont["mean_carers_per_client"]), 2),
-        "unassigned": float(k["visits_unassigned"]),
-        "carers": float(len(roster.carers)),
-    }
+    side = report_summary(roster, plan, None)["asis"]
+    keys = (
+        "travel_min",
+        "distance_km",
+        "contact_hours",
+        "travel_per_contact_hour",
+        "duplicate_events",
+        "mean_carers_per_client",
+        "share_regular",
+        "visits_unassigned",
+        "lateness_min_total",
+    )
+    out = {k: float(side[k]) if side[k] is not None else float("nan") for k in keys}
+    out["carers"] = float(len(roster.carers))
+    return out
 
 
 def run_study(

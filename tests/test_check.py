@@ -66,8 +66,8 @@ def make_roster() -> Roster:
             1800,
             at(-1, 0),
             follows="first",
-            gap_min=60,
-            gap_max=120,
+            gap_min=3600,
+            gap_max=7200,
         ),
         Visit(
             "pin",

@@ -107,7 +107,7 @@ def test_impossible_visits_are_unassigned_with_the_reason() -> None:
             visit("needs-skill", at(1, 0), skills=frozenset({"oxygen"})),
             visit("at-night", at(1, 0), "22:00", "22:30"),
             visit("excluded", at(1, 0), excluded_carers=frozenset({"A"})),
-            visit("after-night", at(1, 0), "12:00", "13:00", follows="at-night", gap_max=90),
+            visit("after-night", at(1, 0), "12:00", "13:00", follows="at-night", gap_max=5400),
             visit("ok", at(1, 0), "11:00", "12:00"),
         ],
         [carer("A", at(0, 0))],
@@ -179,7 +179,7 @@ def test_linked_visit_respects_its_gap() -> None:
     r = roster(
         [
             visit("meds", at(1, 0), "08:00", "12:00"),
-            visit("check", at(1, 0), "08:00", "12:00", follows="meds", gap_min=60, gap_max=90),
+            visit("check", at(1, 0), "08:00", "12:00", follows="meds", gap_min=3600, gap_max=5400),
             visit("other", at(2, 0), "08:00", "12:00"),
         ],
         [carer("A", at(0, 0)), carer("B", at(0, 1))],

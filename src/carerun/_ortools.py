@@ -56,6 +56,7 @@ from carerun.model import (
     LATEST_TIME,
     Assignment,
     Carer,
+    Mode,
     Plan,
     Roster,
     Shift,
@@ -243,7 +244,7 @@ class _Model:
         self,
         nodes: list[tuple[Visit, int]],
         vehicles: list[_Vehicle],
-        travel: Mapping[object, np.ndarray],
+        travel: Mapping[Mode, np.ndarray],
         service: np.ndarray,
         params: SolveParams,
         late: int,
@@ -438,7 +439,7 @@ class _Greedy:
         self,
         nodes: list[tuple[Visit, int]],
         vehicles: list[_Vehicle],
-        travel: Mapping[object, np.ndarray],
+        travel: Mapping[Mode, np.ndarray],
         allowed_of: list[list[int]],
         extra: np.ndarray,
         limits: Mapping[str, int],
@@ -518,9 +519,12 @@ class _Greedy:
 
     def _options(self, k: int, x: int) -> list[tuple[int, int, int, int]]:
         """Feasible places of node `x` in run `k`: (cost, earliest, latest start, position)."""
-        if self.load is not None and self.caps is not None:
-            if self.loaded[k] + self.load[x] > self.caps[k]:
-                return []
+        if (
+            self.load is not None
+            and self.caps is not None
+            and self.loaded[k] + self.load[x] > self.caps[k]
+        ):
+            return []
         tr, base, shift = self.tr[k], self.base[k], self.vehicles[k].shift
         run, early, latest, dur = self.runs[k], self.early[k], self.latest[k], self.dur
         lo, hi = self.lo[x], self.hi[x]
@@ -767,7 +771,8 @@ def _unary_costs(
     params: SolveParams,
     late: int,
 ) -> np.ndarray:
-    """Cost of each vehicle doing each node: continuity, soft gender and provider choice."""
+    """Cost of each vehicle doing each node: continuity, soft gender and provider choice,
+    less the node's cheapest vehicle's cost (an unavoidable cost is no cost)."""
     out = np.zeros((len(vehicles), len(nodes)), dtype=np.int64)
     for k, veh in enumerate(vehicles):
         for node, (v, _) in enumerate(nodes):
@@ -782,7 +787,10 @@ def _unary_costs(
             visits = [nodes[i][0] for i in group]
             target = _group_provider(roster, visits, group, vehicles, allowed_of)
             out[np.ix_(provider_of != target, group)] += params.duplicate
-    return out
+    # Only differences between carers matter, and OR-Tools needs a zero-cost vehicle for
+    # every node (else the dimension fails even with the node undone): charge each node's cost
+    # over its cheapest vehicle.
+    return out - out.min(axis=0)
 
 
 def _colocated_groups(

@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from carerun import __version__
 from carerun._errors import CarerunError, InputError
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 2
+
+
+def _plain_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings reach a coordinator as one plain line, not as a source location."""
+    print(f"carerun: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,7 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_PROBLEMS
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _plain_warning
+            return int(args.run(args))
     except CarerunError as exc:
         print(f"carerun: error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -176,11 +178,20 @@ def roster_modes(roster: Roster) -> tuple[Mode, ...]:
 # ``weight // 2**k`` is then exactly the fastest road time in milliseconds that networkx's
 # Dijkstra finds with the same integer millisecond weights, and ``weight % 2**k`` the decimetres
 # of the shortest of the fastest paths — distance along the same path in one Dijkstra run.
+#
+# Speed: trees hanging off the road graph (cul-de-sacs, estates with one way in; about half of
+# a rural graph's nodes) are peeled off once per graph. A trip from a tree node leaves through
+# the tree's root, so Dijkstra runs on the rest (the 2-core) only, from the distinct roots of the
+# points; the unique tree paths to and from each root are added back, and two points in one tree
+# meet at their lowest common ancestor instead. All of it is integer arithmetic, so the result
+# is bit for bit what a Dijkstra over the whole graph gives.
 
 SnapMethod = Literal["edge", "node"]
 MATRIX_CACHE_FORMAT = 1
-# Cells of the (sources x graph nodes) float64 array per Dijkstra call: bounds memory (~160 MB).
+# Cells of the (sources x core nodes) float64 array per Dijkstra call: bounds memory (~160 MB).
 _DIJKSTRA_CELLS = 20_000_000
+# Cells per block when the (n, n) results are assembled: a block stays in the CPU cache.
+_BLOCK_CELLS = 1 << 16
 _EXACT = 2.0**53
 
 
@@ -207,6 +218,71 @@ class Snap:
     access_ms: np.ndarray
 
 
+class _GraphIndex:
+    """One road graph as arrays, built on first use and kept while the graph lives.
+
+    Road graphs are treated as read-only once matrices are asked of them; a graph whose node or
+    edge count has changed since is indexed afresh.
+    """
+
+    def __init__(self, graph: nx.MultiDiGraph) -> None:
+        self.counts = _counts(graph)
+        self.node_ids = list(graph.nodes)
+        self.position = {n: i for i, n in enumerate(self.node_ids)}
+        self.lonlat = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in self.node_ids])
+        self.to_metres = _utm_transformer(self.lonlat)
+        edges = list(graph.edges(data=True))
+        self.edge_u = np.fromiter((self.position[u] for u, _, _ in edges), np.int64, len(edges))
+        self.edge_v = np.fromiter((self.position[v] for _, v, _ in edges), np.int64, len(edges))
+        self.times = np.fromiter((d["travel_time"] for _, _, d in edges), np.float64, len(edges))
+        self.lengths = np.fromiter((d["length"] for _, _, d in edges), np.float64, len(edges))
+        self.geometries = [d.get("geometry") for _, _, d in edges]
+        self._core: _Core | None = None
+
+    @cached_property
+    def node_tree(self) -> Any:
+        """A k-d tree of the nodes in metres, for ``snap="node"``."""
+        from scipy.spatial import cKDTree
+
+        x, y = self.to_metres.transform(self.lonlat[:, 0], self.lonlat[:, 1])
+        return cKDTree(np.column_stack([x, y]))
+
+    @cached_property
+    def edge_lines(self) -> tuple[np.ndarray, Any]:
+        """Every edge as a line in metres, and an R-tree of them, for ``snap="edge"``."""
+        import shapely
+
+        # Simplified edges carry their curve; the others are straight between their end nodes.
+        geoms = np.array(self.geometries, dtype=object)
+        straight = np.flatnonzero([g is None for g in geoms])
+        if len(straight):
+            ends = np.column_stack([self.edge_u[straight], self.edge_v[straight]])
+            geoms[straight] = shapely.linestrings(self.lonlat[ends])
+        xy, owner = shapely.get_coordinates(geoms, return_index=True)
+        ex, ey = self.to_metres.transform(xy[:, 0], xy[:, 1])
+        lines = shapely.linestrings(np.column_stack([ex, ey]), indices=owner)
+        return lines, shapely.STRtree(lines)
+
+    def core(self, label: str) -> _Core:
+        if self._core is None:
+            self._core = _build_core(self, label)
+        return self._core
+
+
+_INDEXES: weakref.WeakKeyDictionary[Any, _GraphIndex] = weakref.WeakKeyDictionary()
+
+
+def _counts(graph: nx.MultiDiGraph) -> tuple[int, int]:
+    return len(graph), len(graph.edges)
+
+
+def _graph_index(graph: nx.MultiDiGraph) -> _GraphIndex:
+    index = _INDEXES.get(graph)
+    if index is None or index.counts != _counts(graph):
+        index = _INDEXES[graph] = _GraphIndex(graph)
+    return index
+
+
 def snap_points(
     graph: nx.MultiDiGraph,
     points: Sequence[Point],
@@ -222,42 +298,26 @@ def snap_points(
         raise InputError(msg)
     if len(graph) == 0:
         raise NetworkError("cannot snap points to an empty road graph")
+    return _snap(_graph_index(graph), points, snap, door_walk_kph)[0]
+
+
+def _snap(
+    index: _GraphIndex, points: Sequence[Point], snap: SnapMethod, door_walk_kph: float
+) -> tuple[Snap, np.ndarray]:
+    """:func:`snap_points` on an indexed graph; also each point's node position in the index."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    node_ids = list(graph.nodes)
-    node_lonlat = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in node_ids])
-    to_metres = _utm_transformer(node_lonlat)
-    px, py = to_metres.transform(pts[:, 1], pts[:, 0])
+    px, py = index.to_metres.transform(pts[:, 1], pts[:, 0])
     door_ms_per_m = 3600.0 / door_walk_kph
     if snap == "node":
-        from scipy.spatial import cKDTree
-
-        nx_, ny_ = to_metres.transform(node_lonlat[:, 0], node_lonlat[:, 1])
-        dist, idx = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([px, py]))
-        nodes = np.empty(len(pts), dtype=object)
-        nodes[:] = [node_ids[i] for i in idx]
-        return Snap(_as_ids(nodes), dist, dist.copy(), dist * door_ms_per_m)
+        dist, at = index.node_tree.query(np.column_stack([px, py]))
+        at = np.asarray(at, dtype=np.int64)
+        return Snap(_node_ids(index, at), dist, dist.copy(), dist * door_ms_per_m), at
 
     import shapely
 
-    edges = list(graph.edges(data=True))
-    us = [u for u, _, _ in edges]
-    vs = [v for _, v, _ in edges]
-    times = np.array([d["travel_time"] for _, _, d in edges], dtype=np.float64)
-    lengths = np.array([d["length"] for _, _, d in edges], dtype=np.float64)
-    # Simplified edges carry their curve; the others are straight between their end nodes.
-    geoms = np.array([d.get("geometry") for _, _, d in edges], dtype=object)
-    straight = np.flatnonzero([g is None for g in geoms])
-    if len(straight):
-        pos = {n: i for i, n in enumerate(node_ids)}
-        ends = [(pos[us[e]], pos[vs[e]]) for e in straight]
-        geoms[straight] = shapely.linestrings(node_lonlat[np.array(ends)])
-    xy, owner = shapely.get_coordinates(geoms, return_index=True)
-    ex, ey = to_metres.transform(xy[:, 0], xy[:, 1])
-    lines = shapely.linestrings(np.column_stack([ex, ey]), indices=owner)
+    lines, tree = index.edge_lines
     where = shapely.points(px, py)
-    (pi, li), door = shapely.STRtree(lines).query_nearest(
-        where, return_distance=True, all_matches=False
-    )
+    (pi, li), door = tree.query_nearest(where, return_distance=True, all_matches=False)
     order = np.argsort(pi, kind="stable")
     li, door = li[order], door[order]
     span = shapely.length(lines[li])
@@ -265,11 +325,17 @@ def snap_points(
     frac = np.divide(along, span, out=np.zeros_like(along), where=span > 0)
     at_start = frac <= 0.5
     part = np.where(at_start, frac, 1.0 - frac)
-    nodes = np.empty(len(pts), dtype=object)
-    nodes[:] = [us[e] if s else vs[e] for e, s in zip(li, at_start, strict=True)]
-    road_metres = part * lengths[li]
-    road_ms = part * times[li] * 1000.0
-    return Snap(_as_ids(nodes), door, door + road_metres, door * door_ms_per_m + road_ms)
+    at = np.where(at_start, index.edge_u[li], index.edge_v[li])
+    road_metres = part * index.lengths[li]
+    road_ms = part * index.times[li] * 1000.0
+    snapped = Snap(_node_ids(index, at), door, door + road_metres, door * door_ms_per_m + road_ms)
+    return snapped, at
+
+
+def _node_ids(index: _GraphIndex, at: np.ndarray) -> np.ndarray:
+    nodes = np.empty(len(at), dtype=object)
+    nodes[:] = [index.node_ids[i] for i in at]
+    return _as_ids(nodes)
 
 
 def travel_matrix(
@@ -284,10 +350,12 @@ def travel_matrix(
     """Door-to-door travel times and distances between `places` over a road network.
 
     Each distinct point is snapped to each mode's graph (:func:`snap_points`); then one
-    compiled Dijkstra (``scipy.sparse.csgraph``) per distinct snapped node gives the fastest
-    road time to every other, and the distance along that path. Seconds between two distinct
-    points are ``round((road ms + access ms at both ends) / 1000)`` plus the mode's stop
-    overhead; the diagonal is zero.
+    compiled Dijkstra (``scipy.sparse.csgraph``) per distinct snapped node — run on the graph
+    with its dead-end trees set aside, and exact all the same — gives the fastest road time to
+    every other, and the distance along that path. Seconds between two distinct points are
+    ``round((road ms + access ms at both ends) / 1000)`` plus the mode's stop overhead; the
+    diagonal is zero. What depends on the graph alone (snapping index, routing graph) is built
+    on the first call and reused while the graph lives.
 
     Parameters
     ----------
@@ -314,6 +382,9 @@ def travel_matrix(
     arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if not np.isfinite(arr).all() or (np.abs(arr) > (90.0, 180.0)).any():
         raise InputError("every place needs a finite latitude (-90…90) and longitude (-180…180)")
+    if snap not in ("edge", "node"):
+        msg = f"`snap` must be 'edge' or 'node', got {snap!r}"
+        raise InputError(msg)
     chosen = tuple(dict.fromkeys(Mode(m) for m in modes)) if modes is not None else network.modes
     cache = _matrix_cache(network, cache_dir)
     seconds: dict[Mode, np.ndarray] = {}
@@ -331,20 +402,12 @@ def travel_matrix(
         if cached is not None:
             seconds[mode], metres[mode] = cached
             continue
-        where = snap_points(graph, points, snap=snap, door_walk_kph=door_kph)
-        road_ms, road_m = _road_matrix(graph, where.node, label=mode.value, progress=progress)
-        # In place: three (n, n) arrays of 2,000 points are 32 MB each.
-        secs, dist = road_ms, road_m
-        secs += where.access_ms[:, None]
-        secs += where.access_ms[None, :]
-        secs /= 1000.0
-        np.rint(secs, out=secs)
-        secs += overhead
-        dist += where.access_metres[:, None]
-        dist += where.access_metres[None, :]
-        np.fill_diagonal(secs, 0)
-        np.fill_diagonal(dist, 0.0)
-        seconds[mode], metres[mode] = secs.astype(np.int32), dist
+        if len(graph) == 0:
+            raise NetworkError("cannot snap points to an empty road graph")
+        index = _graph_index(graph)
+        where, at = _snap(index, points, snap, door_kph)
+        road = _road_matrix(index.core(mode.value), at, label=mode.value, progress=progress)
+        seconds[mode], metres[mode] = _door_to_door(road, where, overhead)
         if file is not None:
             with atomic_write(file, "wb") as fh:
                 np.savez(fh, seconds=seconds[mode], metres=metres[mode])
@@ -386,22 +449,34 @@ def _utm_transformer(lonlat: np.ndarray) -> Any:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-def _road_matrix(
-    graph: nx.MultiDiGraph, nodes: np.ndarray, *, label: str, progress: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fastest road milliseconds and its metres between every pair of `nodes` (one per point)."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class _Core:
+    """A graph's routing form: the 2-core as a CSR matrix, and the trees hanging off it.
 
-    index = {n: i for i, n in enumerate(graph.nodes)}
-    size = len(index)
-    edges = [
-        (index[u], index[v], d["travel_time"], d["length"]) for u, v, d in graph.edges(data=True)
-    ]
-    table = np.array(edges, dtype=np.float64).reshape(-1, 4)
-    u, v = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
-    ms, dm = np.rint(table[:, 2] * 1000.0), np.rint(table[:, 3] * 10.0)
+    Arrays are per node position of the graph index. A tree node's `parent` is its neighbour
+    towards the core, its `root` the core node where its tree hangs; a core node is its own
+    parent and root, at depth 0. ``up_*`` are the milliseconds and decimetres of the tree path
+    node → root, ``down_*`` of root → node.
+    """
+
+    scale: float
+    csr: Any
+    core_id: np.ndarray
+    parent: np.ndarray
+    root: np.ndarray
+    depth: np.ndarray
+    up_ms: np.ndarray
+    up_dm: np.ndarray
+    down_ms: np.ndarray
+    down_dm: np.ndarray
+
+
+def _build_core(index: _GraphIndex, label: str) -> _Core:
+    from scipy.sparse import csr_matrix
+
+    size = len(index.node_ids)
+    u, v = index.edge_u, index.edge_v
+    ms, dm = np.rint(index.times * 1000.0), np.rint(index.lengths * 10.0)
     # Of parallel edges keep the fastest (then shortest): sort, take the first of each (u, v).
     order = np.lexsort((dm, ms, v, u))
     u, v, ms, dm = u[order], v[order], ms[order], dm[order]
@@ -413,92 +488,204 @@ def _road_matrix(
     if len(weight) and weight.max() >= _EXACT:
         msg = f"the {label} graph is too large for exact travel times; clip it with a bbox"
         raise NetworkError(msg)
-    keep, root, up, down = _prune_dead_ends(size, u, v, weight)
-    # Explicit zero weights (two nodes at one spot) stay edges in a CSR matrix for csgraph.
-    csr = csr_matrix((weight[keep], (u[keep], v[keep])), shape=(size, size))
 
-    unique, inverse = np.unique(
-        np.array([index[n] for n in nodes], dtype=np.int64), return_inverse=True
-    )
-    roots, at_root = np.unique(root[unique], return_inverse=True)
-    chunk = max(1, _DIJKSTRA_CELLS // max(size, 1))
-    core = np.empty((len(roots), len(roots)), dtype=np.float64)
+    rounds, parent = _peel_trees(size, u, v)
+    alive = np.ones(size, dtype=bool)
+    root, depth = np.arange(size), np.zeros(size, dtype=np.int64)
+    up_ms, up_dm, down_ms, down_dm = (np.zeros(size) for _ in range(4))
+    keys = u * size + v  # sorted: the edges are in (u, v) order
+    for leaf in reversed(rounds):  # outwards from the core
+        p = parent[leaf]
+        out = np.searchsorted(keys, leaf * size + p)  # leaf → parent
+        back = np.searchsorted(keys, p * size + leaf)  # parent → leaf
+        alive[leaf] = False
+        root[leaf], depth[leaf] = root[p], depth[p] + 1
+        up_ms[leaf], up_dm[leaf] = up_ms[p] + ms[out], up_dm[p] + dm[out]
+        down_ms[leaf], down_dm[leaf] = down_ms[p] + ms[back], down_dm[p] + dm[back]
+    core_id = np.full(size, -1)
+    core_id[alive] = np.arange(int(alive.sum()))
+    inner = alive[u] & alive[v]
+    m = int(alive.sum())
+    # Explicit zero weights (two nodes at one spot) stay edges in a CSR matrix for csgraph.
+    csr = csr_matrix((weight[inner], (core_id[u[inner]], core_id[v[inner]])), shape=(m, m))
+    return _Core(scale, csr, core_id, parent, root, depth, up_ms, up_dm, down_ms, down_dm)
+
+
+def _peel_trees(size: int, u: np.ndarray, v: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Peel trees of two-way roads off a graph, leaves first, down to its 2-core.
+
+    A node with one neighbour, joined to it both ways, is a leaf: every trip from it starts
+    ``leaf → parent`` and every trip to it ends ``parent → leaf``. Peeling leaves round after
+    round takes whole trees away; a graph that is one tree keeps one node.
+
+    Returns
+    -------
+    rounds
+        The nodes peeled in each round.
+    parent
+        Per node, the neighbour a peeled node hung from (itself for a node kept).
+    """
+    plain = u != v  # self-loops never lie on a shortest path
+    lo, hi = np.minimum(u, v)[plain], np.maximum(u, v)[plain]
+    pairs, count = np.unique(lo * size + hi, return_counts=True)
+    a, b = pairs // size, pairs % size
+    one_way = count == 1  # (u, v) are distinct: two edges in a pair are both directions
+    degree = np.bincount(np.concatenate([a, b]), minlength=size)
+    one_ways = np.bincount(np.concatenate([a[one_way], b[one_way]]), minlength=size)
+    # XOR of each node's remaining neighbours: a leaf's is its one neighbour.
+    neighbours = np.zeros(size, dtype=np.int64)
+    np.bitwise_xor.at(neighbours, a, b)
+    np.bitwise_xor.at(neighbours, b, a)
+    parent = np.arange(size)
+    is_leaf = np.zeros(size, dtype=bool)
+    rounds: list[np.ndarray] = []
+    while True:
+        leaf = np.flatnonzero((degree == 1) & (one_ways == 0))
+        if len(leaf) == 0:
+            return rounds, parent
+        up = neighbours[leaf]
+        is_leaf[leaf] = True
+        # Two leaves joined to each other (the last edge of a tree): the lower id stays.
+        stays = is_leaf[up] & (leaf < up)
+        is_leaf[leaf] = False
+        leaf, up = leaf[~stays], up[~stays]
+        parent[leaf] = up
+        degree[leaf] = 0
+        np.subtract.at(degree, up, 1)
+        np.bitwise_xor.at(neighbours, up, leaf)
+        rounds.append(leaf)
+
+
+@dataclass(frozen=True)
+class _Road:
+    """Road milliseconds and decimetres between points, in parts.
+
+    From point ``i`` to point ``j``: ``core_*[at_root[i], at_root[j]] + up_*[i] + down_*[j]``,
+    less ``fix_*`` for the listed pairs ``(fix_i, fix_j)`` (same tree; sorted by `fix_i`).
+    """
+
+    core_ms: np.ndarray
+    core_dm: np.ndarray
+    at_root: np.ndarray
+    up_ms: np.ndarray
+    up_dm: np.ndarray
+    down_ms: np.ndarray
+    down_dm: np.ndarray
+    fix_i: np.ndarray
+    fix_j: np.ndarray
+    fix_ms: np.ndarray
+    fix_dm: np.ndarray
+
+
+def _road_matrix(core: _Core, at: np.ndarray, *, label: str, progress: bool) -> _Road:
+    """Fastest road milliseconds and its decimetres between the points at node positions `at`."""
+    from scipy.sparse.csgraph import dijkstra
+    from tqdm import tqdm
+
+    roots, at_root = np.unique(core.root[at], return_inverse=True)
+    sources = core.core_id[roots]
+    chunk = max(1, _DIJKSTRA_CELLS // max(core.csr.shape[0], 1))
+    found = np.empty((len(roots), len(roots)), dtype=np.float64)
     with tqdm(
         total=len(roots), desc=f"{label} travel times", unit="source", disable=not progress
     ) as bar:
         for start in range(0, len(roots), chunk):
-            sources = roots[start : start + chunk]
-            found = dijkstra(csr, directed=True, indices=sources)
-            core[start : start + len(sources)] = found[:, roots]
-            bar.update(len(sources))
-    road = core.take(at_root, axis=0).take(at_root, axis=1)
-    road += up[unique][:, None]
-    road += down[unique][None, :]
-    np.fill_diagonal(road, 0.0)
-    if not np.isfinite(road).all():
+            rows = dijkstra(core.csr, directed=True, indices=sources[start : start + chunk])
+            found[start : start + len(rows)] = rows[:, sources]
+            bar.update(len(rows))
+    if not np.isfinite(found).all():
         msg = f"some places cannot reach each other on the {label} graph (it is not connected)"
         raise NetworkError(msg)
-    if len(road) and road.max() >= _EXACT:
+    if found.size and found.max() >= _EXACT:
         msg = f"journeys on the {label} graph are too long for exact times; clip it with a bbox"
         raise NetworkError(msg)
-    road_ms = np.floor(road / scale)
-    road_dm = road - road_ms * scale
-    # Rows then columns: two cache-friendly gathers, several times faster than ``np.ix_``.
-    road_ms = road_ms.take(inverse, axis=0).take(inverse, axis=1)
-    road_dm = road_dm.take(inverse, axis=0).take(inverse, axis=1)
-    road_dm /= 10.0
-    return road_ms, road_dm
+    core_ms = np.floor(found / core.scale)
+    core_dm = found - core_ms * core.scale
+    fix_i, fix_j, meet = _same_tree_pairs(core, at, at_root)
+    return _Road(
+        core_ms,
+        core_dm,
+        at_root,
+        core.up_ms[at],
+        core.up_dm[at],
+        core.down_ms[at],
+        core.down_dm[at],
+        fix_i,
+        fix_j,
+        core.up_ms[meet] + core.down_ms[meet],
+        core.up_dm[meet] + core.down_dm[meet],
+    )
 
 
-def _prune_dead_ends(
-    size: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Take dead ends out of the Dijkstra graph; a third of a rural road graph's nodes.
+def _same_tree_pairs(
+    core: _Core, at: np.ndarray, at_root: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of points in one tree, sorted, and the node where their paths meet.
 
-    A dead end has one neighbour (its parent), reached both ways, and is no parent itself:
-    every trip from it starts ``dead end → parent`` and every trip to it ends
-    ``parent → dead end``. So distances from and to it are the parent's plus that edge, and two
-    dead ends on one parent are ``up + down`` apart — exact, as every weight is an integer.
-
-    Returns
-    -------
-    keep
-        Per edge, whether it stays in the Dijkstra graph.
-    root, up, down
-        Per node, the node Dijkstra starts from (itself, or a dead end's parent) and the weights
-        of the edges ``node → root`` and ``root → node`` (zero for a node that is its own root).
+    Between two tree nodes with one root the fastest path stays in the tree (a detour out
+    through the root passes the meeting node twice), so ``up + down`` overcounts by the path
+    ``meet → root → meet``.
     """
-    root = np.arange(size)
-    up, down = np.zeros(size), np.zeros(size)
-    plain = u != v  # self-loops never lie on a shortest path
-    lo, hi = np.minimum(u, v)[plain], np.maximum(u, v)[plain]
-    pairs = np.unique(lo * size + hi)
-    a, b = pairs // size, pairs % size
-    degree = np.bincount(np.concatenate([a, b]), minlength=size)
-    parent = np.full(size, -1)
-    parent[a[degree[a] == 1]] = b[degree[a] == 1]
-    parent[b[degree[b] == 1]] = a[degree[b] == 1]
-    leaf = np.flatnonzero(parent >= 0)
-    leaf = leaf[degree[parent[leaf]] >= 2]  # keep one node of a two-node graph
-    if len(leaf) == 0:
-        return np.ones(len(u), dtype=bool), root, up, down
-    keys = u * size + v
-    order = np.argsort(keys)
+    tree = np.flatnonzero(core.depth[at] > 0)
+    tree = tree[np.argsort(at_root[tree], kind="stable")]  # grouped by root, rows ascending
+    group = at_root[tree]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(tree) else tree
+    sizes = np.diff(np.r_[starts, len(tree)])
+    per = np.repeat(sizes, sizes)  # each member's group size
+    i = np.repeat(tree, per)
+    offset = np.arange(len(i)) - np.repeat(np.cumsum(per) - per, per)
+    j = tree[np.repeat(np.repeat(starts, sizes), per) + offset]
+    i, j = i[i != j], j[i != j]
+    a, b = at[i], at[j]
+    while True:  # climb the deeper of each pair until they meet
+        apart = a != b
+        if not apart.any():
+            break
+        da, db = core.depth[a], core.depth[b]
+        a = np.where(apart & (da >= db), core.parent[a], a)
+        b = np.where(apart & (db >= da), core.parent[b], b)
+    order = np.lexsort((j, i))
+    return i[order], j[order], a[order]
 
-    def lookup(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        q = x * size + y
-        at = np.minimum(np.searchsorted(keys, q, sorter=order), len(keys) - 1)
-        hit = order[at]
-        return keys[hit] == q, weight[hit]
 
-    has_up, w_up = lookup(leaf, parent[leaf])
-    has_down, w_down = lookup(parent[leaf], leaf)
-    both = has_up & has_down  # otherwise the graph is not strongly connected: leave it be
-    leaf, w_up, w_down = leaf[both], w_up[both], w_down[both]
-    root[leaf], up[leaf], down[leaf] = parent[leaf], w_up, w_down
-    gone = np.zeros(size, dtype=bool)
-    gone[leaf] = True
-    return ~(gone[u] | gone[v]), root, up, down
+def _door_to_door(road: _Road, where: Snap, overhead: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds (int32) and metres between the points, door to door, in blocks of rows.
+
+    Floating-point steps run in the order ``(road + access from) + access to``, then ``/ 1000``
+    and rounding, whatever the block size.
+    """
+    n = len(road.at_root)
+    seconds = np.empty((n, n), dtype=np.int32)
+    metres = np.empty((n, n), dtype=np.float64)
+    step = max(1, _BLOCK_CELLS // max(n, 1))
+    acc_ms, acc_m = where.access_ms, where.access_metres
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        fix = slice(*np.searchsorted(road.fix_i, [lo, hi]))
+        fi, fj = road.fix_i[fix] - lo, road.fix_j[fix]
+        rows = road.at_root[lo:hi]
+        part = road.core_ms[rows]
+        part += road.up_ms[lo:hi, None]
+        secs = part.take(road.at_root, axis=1)
+        secs += road.down_ms
+        secs[fi, fj] -= road.fix_ms[fix]
+        secs += acc_ms[lo:hi, None]
+        secs += acc_ms
+        secs /= 1000.0
+        np.rint(secs, out=secs)
+        secs += overhead
+        seconds[lo:hi] = secs
+        part = road.core_dm[rows]
+        part += road.up_dm[lo:hi, None]
+        dist = part.take(road.at_root, axis=1, out=metres[lo:hi])
+        dist += road.down_dm
+        dist[fi, fj] -= road.fix_dm[fix]
+        dist /= 10.0
+        dist += acc_m[lo:hi, None]
+        dist += acc_m
+    np.fill_diagonal(seconds, 0)
+    np.fill_diagonal(metres, 0.0)
+    return seconds, metres
 
 
 def _matrix_cache(network: RoadNetwork, cache_dir: str | Path | None) -> Path | None:

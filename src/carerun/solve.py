@@ -3,8 +3,8 @@
 :func:`plan_day` builds one routing model per day (see :mod:`carerun._ortools`, the only module
 that talks to OR-Tools) and returns a :class:`~carerun.model.Plan`; :func:`plan_week` plans days
 in order, carrying continuity (a client's as-is carers, and carers they saw earlier in the
-week, are their regular carers) and each carer's weekly working-time budget, and checks every plan it returns with
-:func:`carerun.check.assert_valid`.
+week, are their regular carers) and each carer's weekly working-time budget, and checks every
+plan it returns with :func:`carerun.check.assert_valid`.
 
 All weights are integers in the objective's unit, one unit being one second of travel at the
 default ``travel = 1``.
@@ -228,7 +228,8 @@ def plan_week(
     """Plan several days in order (default: every day with visits), then check the result.
 
     Continuity: a client's regular carers are those named for their visits as it stands, their
-    preferred carers, and carers the plan gave them on earlier days. Each carer's ``max_minutes_week`` is a budget consumed day by day.
+    preferred carers, and carers the plan gave them on earlier days. Each carer's
+    ``max_minutes_week`` is a budget consumed day by day.
     `progress`, if given, is called as ``progress(done, total, label)`` after each day.
 
     Raises

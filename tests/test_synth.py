@@ -313,3 +313,13 @@ def test_cli_writes_a_roster(leeds_pbf: Path, tmp_path: Path, monkeypatch: pytes
     text = capsys.readouterr().out
     assert "15 clients" in text and "as-is:" in text
     assert main(["synth", "--osm", str(leeds_pbf), "--out", str(out), "--clients", "0"]) == 2
+
+
+def test_care_mix_sets_the_density_and_is_checked(leeds: RoadNetwork) -> None:
+    from carerun.synth import LIGHT_CARE_MIX
+
+    heavy = synth_roster(leeds, clients=40, seed=2)
+    light = synth_roster(leeds, clients=40, seed=2, care_mix=LIGHT_CARE_MIX)
+    assert len(light.visits) < 0.75 * len(heavy.visits)
+    with pytest.raises(InputError, match="care_mix"):
+        synth_roster(leeds, clients=5, care_mix=(0.5, 0.5, 0.5, 0.5))

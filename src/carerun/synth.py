@@ -19,8 +19,9 @@ real council's data):
 - **Sheltered housing.** About 6 % of clients live in schemes of 3–8 flats that share one door;
   residents of one scheme are deliberately served by two or more providers (councils commission
   per client), the source of duplicate multi-provider visits.
-- **Care needs.** Level 1 (25 % of clients): one call a day (some only 2–5 days a week); level 2
-  (30 %): morning and tea or bed; level 3 (25 %): morning, lunch, tea; level 4 (20 %): all four.
+- **Care needs.** By default (``care_mix``) level 1 (25 % of clients): one call a day (some
+  only 2–5 days a week); level 2 (30 %): morning and tea or bed; level 3 (25 %): morning,
+  lunch, tea; level 4 (20 %): all four (``LIGHT_CARE_MIX``, 72/20/5/3 %, is mostly level 1).
   Calls start in bands morning 07:00–10:00, lunch 11:30–13:30, tea 16:30–18:00, bed 19:30–22:00
   (bed calls end by 22:00; times on the quarter hour, half of them near 08:00, 12:30, 17:00 or
   20:30, half spread evenly), at the same time every day. Durations are mostly 30 minutes, with
@@ -166,6 +167,8 @@ CARER_SKILLS = {  # skill: (share of external carers, share of in-house carers)
     "peg_feeding": (0.10, 0.40),
 }
 MAX_MINUTES_WEEK = 48 * 60
+CARE_MIX = (0.25, 0.30, 0.25, 0.20)  # shares of clients at care-need levels 1–4
+LIGHT_CARE_MIX = (0.72, 0.20, 0.05, 0.03)  # mostly one call a day: ~8.5 visits a client-week
 COURT_NAMES = ("Abbey Court", "Beech House", "Chestnut Court", "Linden Lodge", "Meadow View",
                "Orchard Court", "Willow House", "Priory Gardens")
 COMPASS = ("North", "North-East", "East", "South-East", "South", "South-West", "West",
@@ -189,6 +192,7 @@ def synth_roster(
     seed: int = 0,
     week_start: dt.date | None = None,
     name: str = "",
+    care_mix: Sequence[float] = CARE_MIX,
 ) -> Roster:
     """A realistic synthetic week of home care on `network`, with today's allocation.
 
@@ -215,6 +219,10 @@ def synth_roster(
         The Monday of the week, if the roster should carry dates.
     name
         The roster's name (default ``synthetic seed=<seed>``).
+    care_mix
+        Shares of clients at care-need levels 1–4 (one to four calls a day). The default gives
+        about 16 visits per client a week; :data:`LIGHT_CARE_MIX` about 8.5, the density of the
+        benchmark weeks (300 clients, 2,500 visits).
 
     Returns
     -------
@@ -229,6 +237,9 @@ def synth_roster(
         When the network has no streets to place clients on.
     """
     day_list = sorted(set(days))
+    if len(care_mix) != 4 or min(care_mix) < 0 or not math.isclose(sum(care_mix), 1.0):
+        msg = f"`care_mix` must be four shares (levels 1–4) adding up to 1, not {care_mix}"
+        raise InputError(msg)
     if clients < 1:
         msg = f"`clients` must be at least 1, not {clients}"
         raise InputError(msg)
@@ -245,7 +256,7 @@ def synth_roster(
     rng = np.random.default_rng(seed)
     graph = _placement_graph(network)
     streets = _streets(graph)
-    people = _make_clients(streets, clients, day_list, rng)
+    people = _make_clients(streets, clients, day_list, rng, tuple(care_mix))
     patches = _assign_providers(people, providers, rng)
     calls = _make_calls(people, day_list)
     modes = [m for m in (Mode.WALK, Mode.CYCLE) if m in network.graphs]
@@ -462,7 +473,11 @@ def _quarter(x: float) -> int:
 
 
 def _make_clients(
-    streets: _Streets, n: int, days: list[int], rng: np.random.Generator
+    streets: _Streets,
+    n: int,
+    days: list[int],
+    rng: np.random.Generator,
+    care_mix: tuple[float, ...],
 ) -> list[_Client]:
     doors = _sample_doors(streets, n, rng)
     n_sheltered = round(SHELTERED_SHARE * n) if n >= 10 else 0
@@ -488,7 +503,7 @@ def _make_clients(
             address += f", {street}" if street else ""
         else:
             address = _address(int(rng.integers(1, 121)), doors.streets[i])
-        level = int(rng.choice(4, p=(0.25, 0.30, 0.25, 0.20))) + 1
+        level = int(rng.choice(4, p=care_mix)) + 1
         c = _Client(f"C{i + 1:04d}", Location(lat, lon, address), xy[i], level,
                     sheltered=int(scheme_of[i]))
         _plan_calls(c, days, rng)

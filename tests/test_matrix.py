@@ -46,7 +46,7 @@ def line_graph(*, oneway: bool = False) -> nx.MultiDiGraph:
     return g
 
 
-def node_point(g: nx.MultiDiGraph, n: str) -> tuple[float, float]:
+def node_point(g: nx.MultiDiGraph, n: str | int) -> tuple[float, float]:
     return (g.nodes[n]["y"], g.nodes[n]["x"])
 
 
@@ -134,6 +134,105 @@ def test_random_graphs_match_networkx(data: st.DataObject) -> None:
     for i in range(n):
         best = nx.single_source_dijkstra_path_length(g, i, weight="travel_time")
         assert [secs[i, j] for j in range(n)] == [round(best[j]) for j in range(n)]
+
+
+def ring_with_trees() -> nx.MultiDiGraph:
+    """A square of two-way roads r0..r3 (100 s each) with a tree hanging at r0:
+    r0 -(10 s)- t1, t1 -(10 s)- t2, t1 -(20 s)- t3, and t3 -(5 s)- t4."""
+    g = nx.MultiDiGraph(crs="epsg:4326")
+    spots = {"r0": (0, 0), "r1": (0, 1), "r2": (1, 1), "r3": (1, 0)}
+    spots |= {"t1": (-1, 0), "t2": (-2, 0), "t3": (-1, -1), "t4": (-2, -1)}
+    for name, (dy, dx) in spots.items():
+        g.add_node(name, x=LON0 + dx * 0.01, y=LAT0 + dy * 0.01)
+    roads = [("r0", "r1", 100), ("r1", "r2", 100), ("r2", "r3", 100), ("r3", "r0", 100)]
+    roads += [("r0", "t1", 10), ("t1", "t2", 10), ("t1", "t3", 20), ("t3", "t4", 5)]
+    for a, b, secs in roads:
+        g.add_edge(a, b, length=secs * 10.0, travel_time=float(secs))
+        g.add_edge(b, a, length=secs * 10.0, travel_time=float(secs))
+    return g
+
+
+def test_two_points_in_one_dead_end_tree_stay_inside_it() -> None:
+    g = ring_with_trees()
+    net = RoadNetwork({Mode.DRIVE: g}, NetworkSettings(stop_overhead_s={Mode.DRIVE: 0}))
+    names = ["t2", "t4", "r2", "t1", "r0"]
+    m = travel_matrix(net, [node_point(g, n) for n in names], snap="node")
+    secs = m.seconds[Mode.DRIVE]
+    # t2 → t4 meets at t1: 10 + 20 + 5, not out through r0 and back (+ 20).
+    assert secs[0, 1] == secs[1, 0] == 35
+    # Out of the tree through its root r0, then half way round the square.
+    assert secs[0, 2] == secs[2, 0] == 20 + 200
+    assert secs[1, 2] == 35 + 200
+    assert secs[3, 4] == 10 and secs[1, 3] == 25
+    assert m.metres[Mode.DRIVE][0, 1] == pytest.approx(350.0)
+
+
+def test_a_changed_graph_is_indexed_afresh() -> None:
+    g = line_graph()
+    net = RoadNetwork({Mode.DRIVE: g}, NetworkSettings(stop_overhead_s={Mode.DRIVE: 0}))
+    a, c = node_point(g, "a"), node_point(g, "c")
+    assert travel_matrix(net, [a, c], snap="node").time(Mode.DRIVE, a, c) == 150
+    g.add_edge("a", "c", length=1500.0, travel_time=60.0)
+    assert travel_matrix(net, [a, c], snap="node").time(Mode.DRIVE, a, c) == 60
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_cores_with_trees_match_networkx_exactly(data: st.DataObject) -> None:
+    """A ring (possibly one-way; or none) with random trees hanging off it, some tree roads
+    one-way (then the graph may fall apart), zero times, parallel roads, extra shortcuts; points
+    on a random subset of nodes. Seconds and metres must equal networkx's Dijkstra on the
+    documented integer weights exactly, or both must find some pair unreachable."""
+    ring = data.draw(st.sampled_from([0, 3, 4, 5]))
+    n = max(ring, 1) + data.draw(st.integers(0, 10))
+    ms = st.integers(0, 400_000)  # whole milliseconds
+    dm = st.integers(0, 5_000)  # whole decimetres
+    g = nx.MultiDiGraph(crs="epsg:4326")
+    for i in range(n):
+        g.add_node(i, x=LON0 + i * 0.01, y=LAT0 + (i % 4) * 0.01)
+
+    def road(a: int, b: int) -> None:
+        g.add_edge(a, b, length=data.draw(dm) / 10, travel_time=data.draw(ms) / 1000)
+
+    two_way_ring = data.draw(st.booleans())
+    for i in range(ring):
+        road(i, (i + 1) % ring)
+        if two_way_ring:
+            road((i + 1) % ring, i)
+    for i in range(max(ring, 1), n):
+        j = data.draw(st.integers(0, i - 1))
+        one_way = data.draw(st.sampled_from([None, None, None, None, "in", "out"]))
+        if one_way != "in":
+            road(i, j)
+        if one_way != "out":
+            road(j, i)
+        if data.draw(st.integers(0, 5)) == 0:
+            road(j, i)  # a parallel road
+    for _ in range(data.draw(st.integers(0, 2))):
+        road(data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1)))
+    chosen = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1)))
+    net = RoadNetwork({Mode.DRIVE: g}, NetworkSettings(stop_overhead_s={Mode.DRIVE: 0}))
+    pts = [node_point(g, i) for i in chosen]
+
+    tie = 10**12
+    exact = nx.DiGraph()
+    exact.add_nodes_from(g)
+    for u, v, d in g.edges(data=True):
+        w = round(d["travel_time"] * 1000) * tie + round(d["length"] * 10)
+        if not exact.has_edge(u, v) or exact[u][v]["w"] > w:
+            exact.add_edge(u, v, w=w)
+    best = {i: nx.single_source_dijkstra_path_length(exact, i, weight="w") for i in chosen}
+    if any(j not in best[i] for i in chosen for j in chosen):
+        with pytest.raises(NetworkError, match="cannot reach"):
+            travel_matrix(net, pts, snap="node")
+        return
+    m = travel_matrix(net, pts, snap="node")
+    secs, dist = m.seconds[Mode.DRIVE], m.metres[Mode.DRIVE]
+    for a, i in enumerate(chosen):
+        for b, j in enumerate(chosen):
+            want_ms, want_dm = divmod(best[i][j], tie)
+            assert secs[a, b] == round(want_ms / 1000)
+            assert dist[a, b] == want_dm / 10
 
 
 def test_unknown_mode_and_bad_points_fail_clearly() -> None:

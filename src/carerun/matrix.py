@@ -9,6 +9,7 @@ with :meth:`TravelMatrix.from_arrays` (benchmarks, tests, an external routing en
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -181,10 +182,13 @@ def roster_modes(roster: Roster) -> tuple[Mode, ...]:
 #
 # Speed: trees hanging off the road graph (cul-de-sacs, estates with one way in; about half of
 # a rural graph's nodes) are peeled off once per graph. A trip from a tree node leaves through
-# the tree's root, so Dijkstra runs on the rest (the 2-core) only, from the distinct roots of the
-# points; the unique tree paths to and from each root are added back, and two points in one tree
-# meet at their lowest common ancestor instead. All of it is integer arithmetic, so the result
-# is bit for bit what a Dijkstra over the whole graph gives.
+# the tree's root, so only the rest (the 2-core) needs Dijkstra; the unique tree paths to and
+# from each root are added back, and two points in one tree meet at their lowest common
+# ancestor instead. In the core, each chain of nodes with two neighbours becomes one edge
+# between the branch nodes at its ends: Dijkstra runs on branch nodes only, from the ends of the
+# points' chains, and a trip from a chain node takes the better of its two ends (or keeps to the
+# chain, for two nodes of one chain). All of it is integer arithmetic, so the result is bit for
+# bit what a Dijkstra over the whole graph gives.
 
 SnapMethod = Literal["edge", "node"]
 MATRIX_CACHE_FORMAT = 1
@@ -349,13 +353,15 @@ def travel_matrix(
 ) -> TravelMatrix:
     """Door-to-door travel times and distances between `places` over a road network.
 
-    Each distinct point is snapped to each mode's graph (:func:`snap_points`); then one
-    compiled Dijkstra (``scipy.sparse.csgraph``) per distinct snapped node — run on the graph
-    with its dead-end trees set aside, and exact all the same — gives the fastest road time to
-    every other, and the distance along that path. Seconds between two distinct points are
-    ``round((road ms + access ms at both ends) / 1000)`` plus the mode's stop overhead; the
-    diagonal is zero. What depends on the graph alone (snapping index, routing graph) is built
-    on the first call and reused while the graph lives.
+    Each distinct point is snapped to each mode's graph (:func:`snap_points`); then compiled
+    Dijkstra runs (``scipy.sparse.csgraph``) on the graph with its dead-end trees set aside and
+    its chains of two-neighbour nodes contracted — exact all the same — give the fastest road
+    time between every pair of snapped nodes, and the distance along that path. Seconds
+    between two distinct points are ``round((road ms + access ms at both ends) / 1000)`` plus
+    the mode's stop overhead; the diagonal is zero. What depends on the graph alone (snapping
+    index, routing graph) is built on the first call and reused while the graph lives: graphs
+    are treated as read-only (edit a copy), though one whose node or edge count changed is
+    indexed afresh.
 
     Parameters
     ----------
@@ -450,8 +456,36 @@ def _utm_transformer(lonlat: np.ndarray) -> Any:
 
 
 @dataclass(frozen=True)
+class _Chains:
+    """The 2-core with its chains of two-neighbour nodes contracted to single edges.
+
+    Arrays are per node position of the graph index; weights are encoded (``ms * scale + dm``;
+    ``inf`` where a one-way road blocks the way). A chain node lies between branch nodes
+    `end_a` and `end_b` (the same node for a loop), ``to_*``/``from_*`` away from it, at `step`
+    along chain `chain`; `fwd` and `bwd` are the weights from `end_a` to it and from it back to
+    `end_a`, counting blocked roads in `fwd_gaps` and `bwd_gaps` (as zero weight) so that two
+    nodes of one chain can subtract them. A branch node is its own two ends, at chain -1.
+    """
+
+    csr: Any
+    branch_id: np.ndarray
+    end_a: np.ndarray
+    end_b: np.ndarray
+    to_a: np.ndarray
+    from_a: np.ndarray
+    to_b: np.ndarray
+    from_b: np.ndarray
+    chain: np.ndarray
+    step: np.ndarray
+    fwd: np.ndarray
+    fwd_gaps: np.ndarray
+    bwd: np.ndarray
+    bwd_gaps: np.ndarray
+
+
+@dataclass(frozen=True)
 class _Core:
-    """A graph's routing form: the 2-core as a CSR matrix, and the trees hanging off it.
+    """A graph's routing form: the contracted 2-core, and the trees hanging off it.
 
     Arrays are per node position of the graph index. A tree node's `parent` is its neighbour
     towards the core, its `root` the core node where its tree hangs; a core node is its own
@@ -460,8 +494,7 @@ class _Core:
     """
 
     scale: float
-    csr: Any
-    core_id: np.ndarray
+    chains: _Chains
     parent: np.ndarray
     root: np.ndarray
     depth: np.ndarray
@@ -472,8 +505,6 @@ class _Core:
 
 
 def _build_core(index: _GraphIndex, label: str) -> _Core:
-    from scipy.sparse import csr_matrix
-
     size = len(index.node_ids)
     u, v = index.edge_u, index.edge_v
     ms, dm = np.rint(index.times * 1000.0), np.rint(index.lengths * 10.0)
@@ -502,13 +533,113 @@ def _build_core(index: _GraphIndex, label: str) -> _Core:
         root[leaf], depth[leaf] = root[p], depth[p] + 1
         up_ms[leaf], up_dm[leaf] = up_ms[p] + ms[out], up_dm[p] + dm[out]
         down_ms[leaf], down_dm[leaf] = down_ms[p] + ms[back], down_dm[p] + dm[back]
-    core_id = np.full(size, -1)
-    core_id[alive] = np.arange(int(alive.sum()))
-    inner = alive[u] & alive[v]
-    m = int(alive.sum())
+    chains = _contract_chains(size, u, v, weight, alive)
+    return _Core(scale, chains, parent, root, depth, up_ms, up_dm, down_ms, down_dm)
+
+
+def _contract_chains(
+    size: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray, alive: np.ndarray
+) -> _Chains:
+    """Contract each chain ``A - x1 - ... - xm - B`` of the core (the ``x`` with two
+    neighbours) to edges ``A → B`` and ``B → A``: a trip from a chain node leaves through `A` or
+    `B`, so Dijkstra needs the branch nodes only. A ring of chain nodes alone gets one branch."""
+    from scipy.sparse import csr_matrix
+
+    inner = alive[u] & alive[v] & (u != v)
+    weights = dict(
+        zip(
+            zip(u[inner].tolist(), v[inner].tolist(), strict=True),
+            weight[inner].tolist(),
+            strict=True,
+        )
+    )
+
+    def edge(x: int, y: int) -> float:
+        return weights.get((x, y), np.inf)
+
+    lo, hi = np.minimum(u, v)[inner], np.maximum(u, v)[inner]
+    pairs = np.unique(lo * size + hi)
+    a, b = pairs // size, pairs % size
+    degree = np.bincount(np.concatenate([a, b]), minlength=size)
+    adjacent: dict[int, list[int]] = {}
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        adjacent.setdefault(x, []).append(y)
+        adjacent.setdefault(y, []).append(x)
+    branch = alive & (degree != 2)
+    end_a, end_b = np.arange(size), np.arange(size)
+    to_a, from_a, to_b, from_b, fwd, bwd = (np.zeros(size) for _ in range(6))
+    chain, step = np.full(size, -1), np.zeros(size, dtype=np.int64)
+    fwd_gaps, bwd_gaps = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+    links: list[tuple[int, int, float]] = []
+
+    def walk(start: int, first: int) -> None:
+        path, prev, here = [start], start, first
+        while not branch[here]:
+            path.append(here)
+            two = adjacent[here]
+            prev, here = here, two[1] if two[0] == prev else two[0]
+        path.append(here)
+        ahead = [edge(p, q) for p, q in itertools.pairwise(path)]
+        back = [edge(q, p) for p, q in itertools.pairwise(path)]
+        f = np.concatenate([[0.0], np.cumsum(np.nan_to_num(ahead, posinf=0.0))])
+        fg = np.concatenate([[0], np.cumsum(np.isinf(ahead))])
+        r = np.concatenate([[0.0], np.cumsum(np.nan_to_num(back, posinf=0.0))])
+        rg = np.concatenate([[0], np.cumsum(np.isinf(back))])
+        mid, last = np.array(path[1:-1]), len(path) - 1
+        i = np.arange(1, last)
+        chain[mid], step[mid] = len(links) // 2, i  # two links per chain so far
+        end_a[mid], end_b[mid] = start, here
+        fwd[mid], fwd_gaps[mid], bwd[mid], bwd_gaps[mid] = f[i], fg[i], r[i], rg[i]
+        from_a[mid] = np.where(fg[i] == 0, f[i], np.inf)
+        to_a[mid] = np.where(rg[i] == 0, r[i], np.inf)
+        to_b[mid] = np.where(fg[last] == fg[i], f[last] - f[i], np.inf)
+        from_b[mid] = np.where(rg[last] == rg[i], r[last] - r[i], np.inf)
+        links.append((start, here, f[last] if fg[last] == 0 else np.inf))
+        links.append((here, start, r[last] if rg[last] == 0 else np.inf))
+
+    twos = np.flatnonzero(alive & (degree == 2)).tolist()
+    for x in [*np.flatnonzero(branch).tolist(), *twos]:
+        if not branch[x]:
+            if chain[x] >= 0:
+                continue
+            branch[x] = True  # a ring of chain nodes alone: one of them is its branch
+        for y in adjacent.get(x, []):
+            if not branch[y] and chain[y] < 0:
+                walk(x, y)
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        if branch[x] and branch[y]:
+            links += [(x, y, edge(x, y)), (y, x, edge(y, x))]
+
+    ids = np.full(size, -1)
+    ids[branch] = np.arange(int(branch.sum()))
+    table = np.array(links, dtype=np.float64).reshape(-1, 3)
+    lu, lv, lw = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+    # Of parallel links keep the lightest; a loop back to its own branch is never needed.
+    keep = np.isfinite(lw) & (lu != lv)
+    lu, lv, lw = lu[keep], lv[keep], lw[keep]
+    order = np.lexsort((lw, lv, lu))
+    lu, lv, lw = lu[order], lv[order], lw[order]
+    first = np.ones(len(lu), dtype=bool)
+    first[1:] = (lu[1:] != lu[:-1]) | (lv[1:] != lv[:-1])
+    m = int(branch.sum())
     # Explicit zero weights (two nodes at one spot) stay edges in a CSR matrix for csgraph.
-    csr = csr_matrix((weight[inner], (core_id[u[inner]], core_id[v[inner]])), shape=(m, m))
-    return _Core(scale, csr, core_id, parent, root, depth, up_ms, up_dm, down_ms, down_dm)
+    csr = csr_matrix((lw[first], (ids[lu[first]], ids[lv[first]])), shape=(m, m))
+    return _Chains(
+        csr,
+        ids,
+        end_a,
+        end_b,
+        to_a,
+        from_a,
+        to_b,
+        from_b,
+        chain,
+        step,
+        fwd,
+        fwd_gaps,
+        bwd,
+        bwd_gaps,
+    )
 
 
 def _peel_trees(size: int, u: np.ndarray, v: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -582,17 +713,38 @@ def _road_matrix(core: _Core, at: np.ndarray, *, label: str, progress: bool) -> 
     from scipy.sparse.csgraph import dijkstra
     from tqdm import tqdm
 
+    net = core.chains
     roots, at_root = np.unique(core.root[at], return_inverse=True)
-    sources = core.core_id[roots]
-    chunk = max(1, _DIJKSTRA_CELLS // max(core.csr.shape[0], 1))
-    found = np.empty((len(roots), len(roots)), dtype=np.float64)
+    k = len(roots)
+    ends, at_end = np.unique(
+        net.branch_id[np.concatenate([net.end_a[roots], net.end_b[roots]])], return_inverse=True
+    )
+    end_a, end_b = at_end[:k], at_end[k:]
+    chunk = max(1, _DIJKSTRA_CELLS // max(net.csr.shape[0], 1))
+    between = np.empty((len(ends), len(ends)), dtype=np.float64)
     with tqdm(
-        total=len(roots), desc=f"{label} travel times", unit="source", disable=not progress
+        total=len(ends), desc=f"{label} travel times", unit="source", disable=not progress
     ) as bar:
-        for start in range(0, len(roots), chunk):
-            rows = dijkstra(core.csr, directed=True, indices=sources[start : start + chunk])
-            found[start : start + len(rows)] = rows[:, sources]
+        for start in range(0, len(ends), chunk):
+            rows = dijkstra(net.csr, directed=True, indices=ends[start : start + chunk])
+            between[start : start + len(rows)] = rows[:, ends]
             bar.update(len(rows))
+    # Leave through either end of the chain, arrive through either end of the other's.
+    into = np.minimum(between[:, end_a] + net.from_a[roots], between[:, end_b] + net.from_b[roots])
+    found = np.minimum(
+        net.to_a[roots][:, None] + into[end_a], net.to_b[roots][:, None] + into[end_b]
+    )
+    # Two nodes of one chain may also keep to it.
+    i, j = _group_pairs(np.flatnonzero(net.chain[roots] >= 0), net.chain[roots])
+    x, y = roots[i], roots[j]
+    ahead = net.step[x] < net.step[y]
+    along = np.where(
+        ahead,
+        np.where(net.fwd_gaps[x] == net.fwd_gaps[y], net.fwd[y] - net.fwd[x], np.inf),
+        np.where(net.bwd_gaps[x] == net.bwd_gaps[y], net.bwd[x] - net.bwd[y], np.inf),
+    )
+    found[i, j] = np.minimum(found[i, j], along)
+    np.fill_diagonal(found, 0.0)
     if not np.isfinite(found).all():
         msg = f"some places cannot reach each other on the {label} graph (it is not connected)"
         raise NetworkError(msg)
@@ -626,26 +778,30 @@ def _same_tree_pairs(
     through the root passes the meeting node twice), so ``up + down`` overcounts by the path
     ``meet → root → meet``.
     """
-    tree = np.flatnonzero(core.depth[at] > 0)
-    tree = tree[np.argsort(at_root[tree], kind="stable")]  # grouped by root, rows ascending
-    group = at_root[tree]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(tree) else tree
-    sizes = np.diff(np.r_[starts, len(tree)])
-    per = np.repeat(sizes, sizes)  # each member's group size
-    i = np.repeat(tree, per)
-    offset = np.arange(len(i)) - np.repeat(np.cumsum(per) - per, per)
-    j = tree[np.repeat(np.repeat(starts, sizes), per) + offset]
-    i, j = i[i != j], j[i != j]
+    i, j = _group_pairs(np.flatnonzero(core.depth[at] > 0), at_root)
     a, b = at[i], at[j]
-    while True:  # climb the deeper of each pair until they meet
-        apart = a != b
-        if not apart.any():
-            break
-        da, db = core.depth[a], core.depth[b]
-        a = np.where(apart & (da >= db), core.parent[a], a)
-        b = np.where(apart & (db >= da), core.parent[b], b)
+    apart = np.flatnonzero(a != b)
+    while len(apart):  # climb the deeper of each pair (both if level) until they meet
+        x, y = a[apart], b[apart]
+        dx, dy = core.depth[x], core.depth[y]
+        a[apart] = np.where(dx >= dy, core.parent[x], x)
+        b[apart] = np.where(dy >= dx, core.parent[y], y)
+        apart = apart[a[apart] != b[apart]]
     order = np.lexsort((j, i))
     return i[order], j[order], a[order]
+
+
+def _group_pairs(members: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair ``(i, j)``, ``i != j``, of `members` with equal ``group[i]``."""
+    members = members[np.argsort(group[members], kind="stable")]
+    key = group[members]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(members) else members
+    sizes = np.diff(np.r_[starts, len(members)])
+    per = np.repeat(sizes, sizes)  # each member's group size
+    i = np.repeat(members, per)
+    offset = np.arange(len(i)) - np.repeat(np.cumsum(per) - per, per)
+    j = members[np.repeat(np.repeat(starts, sizes), per) + offset]
+    return i[i != j], j[i != j]
 
 
 def _door_to_door(road: _Road, where: Snap, overhead: int) -> tuple[np.ndarray, np.ndarray]:

@@ -279,8 +279,9 @@ def adapt_instance(inst: Instance) -> Adapted:
                 visit_id=vid, client_id=p.patient_id, day=0, window=TimeWindow(e, l_),
                 duration=max(1, math.ceil(duration * SCALE - EPS)), location=_point(p.node),
                 skills=frozenset({service}), follows=first if linked else "",
-                gap_min=_minutes(p.gap[0], inst.name) if linked else 0,
-                gap_max=_minutes(p.gap[1], inst.name) if linked else 0,
+                # Gaps are seconds in carerun's model, like every time.
+                gap_min=_minutes(p.gap[0], inst.name) * SCALE if linked else 0,
+                gap_max=_minutes(p.gap[1], inst.name) * SCALE if linked else 0,
             ))
             tasks[vid] = (p.patient_id, service)
             first = first or vid

@@ -187,6 +187,45 @@ def test_missing_mode_in_matrix_is_a_plain_error() -> None:
         asis_plan(roster, make_matrix())
 
 
+def test_overloaded_day_drops_what_runs_past_the_carers_day_instead_of_crashing() -> None:
+    # Sixteen two-hour calls at one door, all planned 08:00, for a carer working until 22:00:
+    # played out back to back they would run to 40:00, past the model's day. The calls that
+    # would start after 22:00 are not done.
+    roster = Roster(
+        visits=tuple(visit(f"v{i:02d}", A, hm(8), 120) for i in range(16)),
+        carers=(carer(),),
+        providers=(Provider("P1"),),
+    )
+    plan = asis_plan(roster, make_matrix())
+    assert [a.start for a in plan.routes()["c1", 0]] == [hm(8 + 2 * i) for i in range(8)]
+    assert [(u.visit_id, u.reason) for u in plan.unassigned] == [
+        (f"v{i:02d}", UnassignedReason.CAPACITY) for i in range(8, 16)
+    ]
+    assert plan.stats["visits_past_day_end"] == 8
+
+
+def test_dropped_double_handed_visit_frees_its_other_carer() -> None:
+    # c1 is at A until 23:00; the double-handed call at B planned 21:50 would wait for c1 until
+    # 23:05, past c1's day (22:00), so neither carer does it, and c2 does the call at C at its
+    # planned 22:30 (after c2's shift, but the roster itself plans it then: kept).
+    roster = Roster(
+        visits=(
+            visit("v1", A, hm(21, 30), 90),
+            visit("d", B, hm(21, 50), 30, ("c1", "c2")),
+            visit("v3", C, hm(22, 30), 30, ("c2",)),
+        ),
+        carers=(carer("c1"), carer("c2")),
+        providers=(Provider("P1"),),
+    )
+    plan = asis_plan(roster, make_matrix())
+    assert {(a.visit_id, a.start) for a in plan.assignments} == {
+        ("v1", hm(21, 30)), ("v3", hm(22, 30))
+    }
+    assert [(u.visit_id, u.reason) for u in plan.unassigned] == [
+        ("d", UnassignedReason.CAPACITY)
+    ]
+
+
 # Properties -------------------------------------------------------------------------------
 
 DOORS = [A, B, C, Location(52.66, -0.74), Location(52.69, -0.70)]
@@ -226,4 +265,11 @@ def test_asis_is_feasible_in_sequence_and_never_early(roster: Roster) -> None:
     for v in roster.visits:
         starts = {a.start for a in plan.assignments if a.visit_id == v.visit_id}
         assert len(starts) == 1  # both carers of a double-handed visit start together
-    assert len(plan.assignments) == sum(len(v.carer_ids) for v in roster.visits)
+    # Every visit is done by all its carers, or not at all because the delays ran past the day.
+    done = {a.visit_id for a in plan.assignments}
+    named = sum(len(v.carer_ids) for v in roster.visits if v.visit_id in done)
+    assert len(plan.assignments) == named
+    past = {u.visit_id for u in plan.unassigned if u.reason == UnassignedReason.CAPACITY}
+    assert done | past == {v.visit_id for v in roster.visits} and not done & past
+    assert all(a.start <= max(hm(22), planned_start(roster.visit(a.visit_id)))
+               for a in plan.assignments)

@@ -273,3 +273,34 @@ def test_unassigned_pinned_visit_is_a_soft_violation(
 
 def test_assignment_type_is_the_model_one() -> None:
     assert Assignment("x", "A", 0, 0).travel_before == 0
+
+
+def test_link_gap_is_start_to_start_in_seconds(solved: tuple[Roster, TravelMatrix, Plan]) -> None:
+    # "then" follows "first" 3,600-7,200 s later (gaps are seconds, like every model time).
+    roster, matrix, plan = solved
+    first = _start(plan, "first")
+
+    def link_errors(gap: int) -> list[Violation]:
+        moved = _edit(plan, "then", start=first + gap)
+        return [v for v in check(roster, moved, matrix, params=PARAMS) if v.kind == "link"]
+
+    assert link_errors(3600) == link_errors(7200) == []
+    assert len(link_errors(3599)) == len(link_errors(7201)) == 1
+
+
+def test_provider_rule_applies_only_when_providers_are_respected(
+    solved: tuple[Roster, TravelMatrix, Plan],
+) -> None:
+    roster, matrix, plan = solved
+    (who,) = plan.carers_of("eve")
+    other = "P1" if roster.carer(who).provider == "P2" else "P2"
+    contracted = roster.replace(
+        visits=[
+            dataclasses.replace(v, provider=other) if v.visit_id == "eve" else v
+            for v in roster.visits
+        ]
+    )
+    assert [v for v in check(contracted, plan, matrix, params=PARAMS) if v.kind == "provider"] == []
+    kept = dataclasses.replace(PARAMS, respect_providers=True)
+    (broken,) = [v for v in check(contracted, plan, matrix, params=kept) if v.kind == "provider"]
+    assert (broken.visit_id, broken.carer_id, broken.hard) == ("eve", who, True)

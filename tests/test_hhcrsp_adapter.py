@@ -60,7 +60,7 @@ def test_adapter_builds_linked_roster(mankowska: hh.Instance) -> None:
     assert set(linked) == {"8-s6", "9-s4", "10-s6"}
     assert linked["8-s6"].follows == "8-s5"
     assert (linked["8-s6"].gap_min, linked["8-s6"].gap_max) == (0, 0)
-    assert (linked["9-s4"].gap_min, linked["9-s4"].gap_max) == (51, 102)  # minutes = units
+    assert (linked["9-s4"].gap_min, linked["9-s4"].gap_max) == (3060, 6120)  # seconds = units x 60
     assert all(not v.double_handed and len(v.skills) == 1 for v in roster.visits)
     first = roster.visit("1-s4")
     assert (first.window.start, first.window.end, first.duration) == (345 * 60, 465 * 60, 14 * 60)

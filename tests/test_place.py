@@ -185,11 +185,6 @@ def test_double_handed_visit_gets_two_carers_at_one_start() -> None:
     assert by_option["p2"].absorbed == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check.py and _ortools.py read gap_min/gap_max as minutes (x 60); the model, "
-    "roster.py and synth.py hold seconds. Remove this mark when they agree.",
-)
 def test_linked_visit_starts_within_its_gap() -> None:
     roster = hand_roster(spare_carer=True)
     first = new_visit()

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from carerun import InputError
+from carerun.asis import asis_plan
 from carerun.check import check
-from carerun.matrix import roster_points, straight_line_matrix
+from carerun.duplicates import find_duplicates
+from carerun.examples import example_roster_path
+from carerun.matrix import roster_matrix, roster_points, straight_line_matrix
 from carerun.model import (
     Carer,
     Location,
@@ -21,9 +24,11 @@ from carerun.model import (
     UnassignedReason,
     Visit,
 )
+from carerun.network import default_network
+from carerun.roster import read_roster
 from carerun.solve import SolveParams, plan_day, plan_week
 
-FAST = SolveParams(time_limit=1.0)
+FAST = SolveParams(time_limit=0.3)
 
 
 def hm(text: str) -> int:
@@ -89,7 +94,7 @@ def test_double_handed_never_pairs_a_carer_with_their_own_split_shift() -> None:
         [carer("A", at(0, 0), "07:00-10:00", "10:30-14:00"), carer("B", at(3, 0))],
     )
     # With an hour's tolerance, A's two shifts would be the cheapest "pair" if allowed.
-    plan = solve(r, SolveParams(time_limit=1.0, double_handed_tolerance_min=60))
+    plan = solve(r, SolveParams(time_limit=0.3, double_handed_tolerance_min=60))
     assert plan.carers_of("hoist") == ("A", "B")
 
 
@@ -167,7 +172,7 @@ def test_colocated_visits_of_two_providers_go_to_one_carer() -> None:
         ],
         [carer("A", x_door, provider="P1"), carer("B", y_door, provider="P2")],
     )
-    split = solve(r, SolveParams(time_limit=1.0, duplicate=0))
+    split = solve(r, SolveParams(time_limit=0.3, duplicate=0))
     assert {a.carer_id for a in split.assignments} == {"A", "B"}
     plan = solve(r)
     assert len({a.carer_id for a in plan.assignments}) == 1
@@ -206,7 +211,7 @@ def test_lateness_within_the_limit_is_allowed_at_a_cost() -> None:
     v = visit("late", at(5, 0), "09:00", "09:30")
     r = roster([v], [carer("A", at(0, 0), "09:30-14:00")])
     assert reasons(solve(r)) == {"late": UnassignedReason.NO_SHIFT}
-    plan = solve(r, SolveParams(time_limit=1.0, lateness_limit_min=30))
+    plan = solve(r, SolveParams(time_limit=0.3, lateness_limit_min=30))
     (a,) = plan.assignments
     assert hm("09:30") < a.start <= hm("10:00")
 
@@ -227,7 +232,7 @@ def test_gender_rule_hard_or_soft() -> None:
         [carer("M", at(0, 0), gender="male")],
     )
     assert reasons(solve(r)) == {"v": UnassignedReason.EXCLUDED}
-    soft = solve(r, SolveParams(time_limit=1.0, gender_rule="soft"))
+    soft = solve(r, SolveParams(time_limit=0.3, gender_rule="soft"))
     assert soft.carers_of("v") == ("M",)
 
 
@@ -272,14 +277,14 @@ def test_same_seed_gives_the_same_plan() -> None:
         visit(f"v{i}", at((i * 37 % 11) - 5, (i * 17 % 7) - 3), "08:00", "13:00") for i in range(10)
     ]
     r = roster(visits, [carer("A", at(0, 0)), carer("B", at(3, 3)), carer("C", at(-3, 1))])
-    params = SolveParams(time_limit=1.0, seed=7, solution_limit=200)
+    params = SolveParams(time_limit=0.3, seed=7, solution_limit=200)
     assert solve(r, params).assignments == solve(r, params).assignments
 
 
 def test_time_limit_is_honoured_and_stats_are_plain_numbers() -> None:
     visits = [visit(f"v{i}", at(i % 5, i // 5), "08:00", "13:00") for i in range(15)]
     r = roster(visits, [carer("A", at(0, 0)), carer("B", at(4, 2))])
-    plan = solve(r, SolveParams(time_limit=0.5))
+    plan = solve(r, SolveParams(time_limit=0.3))
     assert plan.stats["seconds"] < 0.5 + 5.0
     assert all(isinstance(v, float) for v in plan.stats.values())
     assert not plan.unassigned
@@ -289,7 +294,7 @@ def test_time_limit_is_honoured_and_stats_are_plain_numbers() -> None:
 def test_other_first_solution_strategies_serve_everyone(first: str) -> None:
     visits = [visit(f"v{i}", at(i % 4, i // 4), "08:00", "13:00") for i in range(8)]
     r = roster(visits, [carer("A", at(0, 0)), carer("B", at(3, 1))])
-    plan = solve(r, SolveParams(time_limit=0.5, first_solution=first))
+    plan = solve(r, SolveParams(time_limit=0.3, first_solution=first))
     assert not plan.unassigned
 
 
@@ -318,3 +323,99 @@ def test_bad_params_file_raises_input_error(tmp_path: Path, text: str, match: st
     bad.write_text(text)
     with pytest.raises(InputError, match=match):
         SolveParams.from_toml(bad)
+
+
+def test_day_full_of_double_handed_visits_gets_a_complete_first_solution() -> None:
+    # Six carers, twelve hoist calls: three at a time, every hour 08:00-11:00. Every carer is
+    # needed at every hour, so only a first solution that places pairs together can do it all.
+    bases = [at(0, 0), at(1, 0), at(2, 0), at(0, 1), at(1, 1), at(2, 1)]
+    visits = [
+        visit(f"h{h}{i}", at(i, 0.5 + h / 4), f"{8 + h:02d}:00", f"{8 + h:02d}:20",
+              carers_required=2)
+        for h in range(4)
+        for i in range(3)
+    ]
+    r = roster(visits, [carer(f"C{n}", b) for n, b in enumerate(bases)])
+    params = SolveParams(time_limit=0.3, solution_limit=1)  # the first solution only
+    plan = solve(r, params)
+    assert not plan.unassigned
+    assert plan.stats["first_objective"] < params.unassigned
+    for v in visits:
+        pair = [a for a in plan.assignments if a.visit_id == v.visit_id]
+        assert len({a.carer_id for a in pair}) == 2 and pair[0].start == pair[1].start
+    # Reproducible: the same seed and solution limit give the same plan.
+    again = SolveParams(time_limit=10.0, solution_limit=20, seed=3)
+    assert solve(r, again).assignments == solve(r, again).assignments
+
+
+def test_overlapping_visits_at_one_door_go_to_one_provider() -> None:
+    # A couple at one door, both called 09:00-09:10 for 30 min: two carers are needed. As it
+    # stands P1 does one and P2 the other (a duplicate multi-provider event). B (P2) lives at
+    # the door, A1 and A2 (P1) further off: travel alone would keep B; the provider penalty must
+    # hand both calls to P1.
+    door = at(0, 0)
+    r = roster(
+        [
+            visit("x", door, "09:00", "09:10", client_id="X", provider="P1", carer_ids=("A1",)),
+            visit("y", door, "09:00", "09:10", client_id="Y", provider="P2", carer_ids=("B",)),
+        ],
+        [
+            carer("A1", at(1, 0), provider="P1"),
+            carer("A2", at(0, 1.5), provider="P1"),
+            carer("B", door, provider="P2"),
+        ],
+    )
+    matrix = straight_line_matrix(roster_points(r))
+    assert len(find_duplicates(r, asis_plan(r, matrix))) == 1
+    cheap = solve(r, SolveParams(time_limit=0.3, duplicate=0, continuity=0))
+    assert {r.carer(a.carer_id).provider for a in cheap.assignments} == {"P1", "P2"}
+    plan = solve(r, SolveParams(time_limit=0.3))
+    assert plan.carers_of("x") + plan.carers_of("y") in (("A1", "A2"), ("A2", "A1"))
+    assert find_duplicates(r, plan) == []
+
+
+def test_first_day_keeps_the_carers_the_client_has_today() -> None:
+    # "far" does the visit as it stands; "near" is 6 min closer each way. With continuity
+    # counted from the as-is, the client keeps "far" from the very first day planned.
+    v = visit("v", at(0, 0), carer_ids=("far",))
+    r = roster([v], [carer("near", at(0.2, 0)), carer("far", at(2.5, 0))])
+    assert solve(r, SolveParams(time_limit=0.3, continuity=0)).carers_of("v") == ("near",)
+    assert solve(r, SolveParams(time_limit=0.3)).carers_of("v") == ("far",)
+    matrix = straight_line_matrix(roster_points(r))
+    assert plan_week(r, matrix, SolveParams(time_limit=0.3)).carers_of("v") == ("far",)
+
+
+def test_respect_providers_keeps_each_visit_with_its_provider() -> None:
+    r = roster(
+        [
+            visit("p2", at(0, 0), provider="P2"),
+            visit("p3", at(0, 1), "11:00", "12:00", provider="P3"),
+            visit("any", at(1, 0), "11:00", "12:00"),
+        ],
+        [carer("near", at(0.1, 0), provider="P1"), carer("far", at(5, 0), provider="P2")],
+    )
+    pooled = solve(r, SolveParams(time_limit=0.3))
+    assert pooled.carers_of("p2") == pooled.carers_of("p3") == ("near",)
+    params = SolveParams(time_limit=0.3, respect_providers=True)
+    kept = solve(r, params)  # solve() also runs the checker with these params
+    assert kept.carers_of("p2") == ("far",)
+    assert reasons(kept) == {"p3": UnassignedReason.NO_SHIFT}
+    assert kept.carers_of("any") != ()
+    matrix = straight_line_matrix(roster_points(r))
+    broken = [v.visit_id for v in check(r, pooled, matrix, params=params) if v.kind == "provider"]
+    assert sorted(broken) == ["p2", "p3"]
+
+
+def test_week_of_the_bundled_example_plans_every_day() -> None:
+    # 707 visits (42 double-handed, 14 linked), 12 carers, on the embedded Helsinki roads. The
+    # first solution alone (no local search: the same on any machine) must plan every day.
+    network = default_network()
+    r = read_roster(example_roster_path())
+    matrix = roster_matrix(network, r)
+    plan = plan_week(r, matrix, SolveParams(time_limit=1.0, solution_limit=1))  # checked inside
+    for day in range(7):
+        done = {a.visit_id for a in plan.assignments if a.day == day}
+        assert len(done) >= 0.9 * len(r.visits_on(day))
+        assert sum(r.visit(v).double_handed for v in done) >= 4
+    asis = asis_plan(r, matrix)
+    assert len(find_duplicates(r, plan)) <= len(find_duplicates(r, asis)) / 2

@@ -12,15 +12,18 @@ Shape of the model
   end lie inside its shift; the daily (and remaining weekly) working time bounds the span of
   the carer's vehicles, summed over a split shift.
 - ``penalty`` dimension: per-(carer, visit) unary costs whose span cost puts them in the
-  objective, where the local search sees them: ``continuity`` for a carer outside the client's
-  regular carers, ``gender`` for the wrong gender (soft rule), and ``duplicate`` for a carer of
-  another provider than the one chosen for a group of co-located visits (see below).
+  objective, where the local search sees them: ``continuity`` for a carer the client does not
+  know (half of it for one they know only from the as-is), ``gender`` for the wrong gender
+  (soft rule), and ``duplicate`` for a carer of another provider than the one chosen for a
+  group of co-located visits (see below). Each node's costs count above its cheapest vehicle.
 - Duplicate multi-provider events: visits at one place (same client, or doors within
   ``duplicate_metres``) whose possible times overlap or come within ``duplicate_gap_min`` form
-  groups (connected components). Each group gets one provider, the one that staffs most of it
-  as it stands (ties: more carers able to do it, then the name); every node done by a carer of
-  another provider costs ``duplicate``. Overlapping visits at one door can never share a carer,
-  but they can always share a provider, so the cost is avoidable whenever the roster allows.
+  groups (connected components). Each group gets one provider: among those with enough carers
+  able to staff every visit of it (two for a double-handed one), the one staffing most of it as
+  it stands, then the one that took most of it in a first greedy solution; every node done by
+  a carer of another provider costs ``duplicate``. Overlapping visits at one door can never
+  share a carer, but they can share a provider, so the cost is avoidable where the roster
+  allows.
 - Double-handed: both copies active or neither, vehicles of different carers, starts within
   the tolerance. Linked: the follower is active only if its predecessor is, and its start lies
   ``gap_min`` … ``gap_max`` seconds after the predecessor's start.
@@ -31,10 +34,11 @@ Search
 ------
 OR-Tools' insertion heuristics place one node at a time, which the double-handed and linked
 constraints reject, so on a real week they return nothing. The first solution is built here
-instead (:class:`_Greedy`: hardest visits first, then in time order, each at its cheapest
-feasible place; both copies of a double-handed visit together on two carers at one start;
-followers inside their gap), handed to OR-Tools with ``ReadAssignmentFromRoutes``, and improved
-by the metaheuristic for the whole time limit. Without synchronised visits OR-Tools' own first
+instead (:class:`_Greedy`: each visit at its cheapest feasible place, hardest visits first or
+all in time order, whichever costs less; both copies of a double-handed visit together on two
+carers at one start; followers inside their gap), handed to OR-Tools with
+``ReadAssignmentFromRoutes``, and improved by the metaheuristic for the rest of the time limit
+(one search, not several sharing it). Without synchronised visits OR-Tools' own first
 solution (``first_solution``) is also built, on a short budget, and the better one is kept.
 
 The results come back as carerun :class:`~carerun.model.Plan` objects; no OR-Tools type leaves
@@ -43,8 +47,9 @@ this module.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +83,8 @@ _STATUS = {
 }
 # Share of the time limit OR-Tools' own first solution may take (the rest is local search).
 _FIRST_SHARE = 0.2
+# Orders in which the greedy first solution takes the visits (see _Greedy.run).
+_ORDERS = ("hardest", "time")
 # Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
 _PAIR_OPTIONS = 4
 
@@ -110,6 +117,7 @@ def solve_day(
     params: SolveParams,
     *,
     preferred: Mapping[str, frozenset[str]] | None = None,
+    familiar: Mapping[str, frozenset[str]] | None = None,
     seconds_left: Mapping[str, int] | None = None,
     demand: Mapping[str, int] | None = None,
     capacity: Mapping[str, int] | None = None,
@@ -119,7 +127,10 @@ def solve_day(
     Parameters
     ----------
     preferred
-        Per client, the carers counting as regular (continuity).
+        Per client, the carers counting as regular (continuity: free).
+    familiar
+        Per client, carers they know less well, e.g. their carers as it stands (continuity:
+        half the cost of a stranger).
     seconds_left
         Per carer, working seconds left this week (absent: no weekly limit).
     demand, capacity
@@ -127,7 +138,7 @@ def solve_day(
         benchmark adapter); absent: no load dimension.
     """
     started = time.perf_counter()
-    preferred = preferred or {}
+    known = _known_carers(preferred or {}, familiar or {})
     visits = roster.visits_on(day)
     for carer in roster.carers:
         if carer.shifts_on(day) and carer.mode not in matrix.seconds:
@@ -153,7 +164,17 @@ def solve_day(
     travel = {m: matrix.seconds[m][np.ix_(rows, rows)].astype(np.int64) for m in modes}
     metres = {m: matrix.metres[m][np.ix_(rows, rows)] for m in modes}
     allowed_of = [_allowed(v, k, allowed[v.visit_id], vehicles) for v, k in nodes]
-    extra = _unary_costs(roster, nodes, vehicles, allowed_of, preferred, params, late)
+    groups = (
+        _colocated_groups(nodes, params, late)
+        if params.duplicate and not params.respect_providers
+        else []
+    )
+    capable = [_capable_providers(nodes, g, vehicles, allowed_of) for g in groups]
+    targets = [
+        _group_provider(roster, [nodes[i][0] for i in g], g, vehicles, allowed_of, able)
+        for g, able in zip(groups, capable, strict=True)
+    ]
+    extra = _unary_costs(nodes, vehicles, known, params, groups, targets)
     limits = _work_limits(vehicles, seconds_left or {})
     load = (
         [demand.get(v.visit_id, 0) for v, _ in nodes] if demand is not None else None
@@ -161,6 +182,26 @@ def solve_day(
     caps = (
         [capacity.get(veh.carer.carer_id, 0) for veh in vehicles] if capacity is not None else None
     )
+
+    search_began = time.perf_counter()
+    # Co-located visits go early, while carers of their group's provider are still free.
+    grouped = {nodes[i][0].visit_id for g in groups for i in g}
+
+    def greedy(order: str) -> _Greedy:
+        built = _Greedy(nodes, vehicles, travel, allowed_of, extra, limits, params, late, load,
+                        caps)
+        built.run(order=order, early=grouped)
+        return built
+
+    if groups:
+        # A group's provider as it stands may lack the carers to do it all; give each group to
+        # the provider that took most of it in a first greedy solution.
+        runs = greedy("hardest").runs
+        targets = _settled_providers(runs, vehicles, groups, targets, capable)
+        extra = _unary_costs(nodes, vehicles, known, params, groups, targets)
+    # Neither order wins everywhere (hardest first suits few carers, time order suits many);
+    # both are cheap, so build both and keep the cheaper.
+    first_routes = min((greedy(order) for order in _ORDERS), key=lambda g: g.cost()).runs
 
     model = _Model(nodes, vehicles, travel, service, params, late)
     model.add_work_limits(limits)
@@ -170,9 +211,6 @@ def solve_day(
     if load is not None and caps is not None:
         model.add_load(load, caps)
 
-    search_began = time.perf_counter()
-    greedy = _Greedy(nodes, vehicles, travel, allowed_of, extra, limits, params, late, load, caps)
-    first_routes = greedy.run()
     best, first = model.search(first_routes, params, search_began)
 
     assignments: list[Assignment] = []
@@ -427,8 +465,10 @@ class _Model:
 class _Greedy:
     """A first solution that honours every hard rule, built by cheapest insertion.
 
-    Visits go in order of difficulty (pinned, double-handed, linked, the rest), then of
-    priority and window; each goes where it adds least cost (travel, unary costs, lateness).
+    Visits go in order of difficulty (pinned, double-handed, linked, the rest) or, with
+    ``order="time"``, pinned first and the rest together; then by priority and window. Each
+    goes where it adds least cost (travel, unary costs, lateness); a follower waits for the
+    visit it follows.
     A run keeps, per stop, its earliest and latest feasible start, so trying a place costs
     O(1) and only a chosen insertion re-times the run. Synchronised stops (double-handed copies,
     linked visits) are fixed at the start chosen for them, so later insertions cannot move
@@ -475,7 +515,10 @@ class _Greedy:
         self.loaded = [0] * len(vehicles)
         self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
 
-    def run(self) -> list[list[int]]:
+    def run(self, *, order: str = "hardest", early: Collection[str] = ()) -> list[list[int]]:
+        """Place every visit it can; `order` ``"hardest"`` takes pinned visits first, then
+        double-handed ones and those in `early`, then linked ones; ``"time"`` only pinned
+        ones first; then by priority and window."""
         copies: dict[str, list[int]] = {}
         for node, (v, _) in enumerate(self.nodes):
             copies.setdefault(v.visit_id, []).append(node)
@@ -484,7 +527,14 @@ class _Greedy:
 
         def rank(v: Visit) -> tuple[int, int, int, int, str]:
             linked = bool(v.follows) or v.visit_id in leaders
-            kind = 0 if v.pinned else 1 if v.double_handed else 2 if linked else 3
+            kind = (
+                0 if v.pinned
+                else 1 if v.double_handed or v.visit_id in early
+                else 2 if linked
+                else 3
+            )
+            if order == "time":
+                kind = min(kind, 1)
             return (kind, -v.priority, v.window.start, v.window.end, v.visit_id)
 
         waiting: dict[str, list[Visit]] = {}
@@ -501,6 +551,20 @@ class _Greedy:
             # Followers waiting on this visit go next, while its start is fresh.
             queue[:0] = sorted(waiting.pop(v.visit_id, []), key=rank)
         return self.runs
+
+    def cost(self) -> int:
+        """The objective of the runs built, as OR-Tools counts it (lateness aside)."""
+        placed = {x for run in self.runs for x in run}
+        total = sum(
+            self.params.unassigned * max(1, v.priority)
+            for x, (v, _) in enumerate(self.nodes)
+            if x not in placed
+        )
+        for k, run in enumerate(self.runs):
+            tr, stops = self.tr[k], [self.base[k], *run, self.base[k]]
+            total += self.params.travel * sum(tr[a][b] for a, b in itertools.pairwise(stops))
+            total += sum(self.extra[k][x] for x in run)
+        return total
 
     def _place(self, v: Visit, nodes: list[int], *, linked: bool, fixed: bool) -> None:
         if linked:
@@ -763,34 +827,69 @@ def _work_limits(vehicles: list[_Vehicle], seconds_left: Mapping[str, int]) -> d
 
 
 def _unary_costs(
-    roster: Roster,
     nodes: list[tuple[Visit, int]],
     vehicles: list[_Vehicle],
-    allowed_of: list[list[int]],
-    preferred: Mapping[str, frozenset[str]],
+    known: Mapping[str, dict[str, float]],
     params: SolveParams,
-    late: int,
+    groups: Sequence[list[int]] = (),
+    targets: Sequence[str] = (),
 ) -> np.ndarray:
-    """Cost of each vehicle doing each node: continuity, soft gender and provider choice,
-    less the node's cheapest vehicle's cost (an unavoidable cost is no cost)."""
+    """Cost of each vehicle doing each node: continuity, soft gender and, for each co-located
+    group, a carer of another provider than the group's target. Each node's cost is charged
+    over its cheapest vehicle (an unavoidable cost is no cost)."""
     out = np.zeros((len(vehicles), len(nodes)), dtype=np.int64)
     for k, veh in enumerate(vehicles):
         for node, (v, _) in enumerate(nodes):
-            regular = preferred.get(v.client_id, frozenset())
-            if regular and veh.carer.carer_id not in regular:
-                out[k, node] += params.continuity
+            share = known.get(v.client_id)
+            if share:
+                out[k, node] += round(params.continuity * share.get(veh.carer.carer_id, 1.0))
             if params.gender_rule == "soft" and not gender_ok(v, veh.carer):
                 out[k, node] += params.gender
-    if params.duplicate and not params.respect_providers:
-        provider_of = np.array([veh.carer.provider for veh in vehicles])
-        for group in _colocated_groups(nodes, params, late):
-            visits = [nodes[i][0] for i in group]
-            target = _group_provider(roster, visits, group, vehicles, allowed_of)
-            out[np.ix_(provider_of != target, group)] += params.duplicate
-    # Only differences between carers matter, and OR-Tools needs a zero-cost vehicle for
-    # every node (else the dimension fails even with the node undone): charge each node's cost
-    # over its cheapest vehicle.
+    provider_of = np.array([veh.carer.provider for veh in vehicles])
+    for group, target in zip(groups, targets, strict=True):
+        out[np.ix_(provider_of != target, group)] += params.duplicate
+    # OR-Tools also needs a zero-cost vehicle for every node: without one the dimension fails
+    # even with the node undone.
     return out - out.min(axis=0)
+
+
+def _known_carers(
+    preferred: Mapping[str, frozenset[str]], familiar: Mapping[str, frozenset[str]]
+) -> dict[str, dict[str, float]]:
+    """Per client, the share of the continuity cost each carer they know costs."""
+    out: dict[str, dict[str, float]] = {}
+    for client, carers in familiar.items():
+        out.setdefault(client, {}).update(dict.fromkeys(carers, 0.5))
+    for client, carers in preferred.items():
+        out.setdefault(client, {}).update(dict.fromkeys(carers, 0.0))
+    return out
+
+
+def _settled_providers(
+    routes: list[list[int]],
+    vehicles: list[_Vehicle],
+    groups: Sequence[list[int]],
+    targets: Sequence[str],
+    capable: Sequence[set[str]],
+) -> list[str]:
+    """Per group, the provider able to staff it that does most of it in `routes` (ties: the
+    old target, then the name); the old target when no able provider does any of it."""
+    provider_of = {
+        node: vehicles[k].carer.provider for k, route in enumerate(routes) for node in route
+    }
+    out = []
+    for group, target, able in zip(groups, targets, capable, strict=True):
+        count: dict[str, int] = {}
+        for node in group:
+            p = provider_of.get(node)
+            if p is not None and (p in able or not able):
+                count[p] = count.get(p, 0) + 1
+        best = max(count.values(), default=0)
+        if not count or count.get(target, 0) == best:
+            out.append(target)
+        else:
+            out.append(min(p for p, n in count.items() if n == best))
+    return out
 
 
 def _colocated_groups(
@@ -832,14 +931,40 @@ def _colocated_groups(
     ]
 
 
+def _capable_providers(
+    nodes: list[tuple[Visit, int]],
+    group: list[int],
+    vehicles: list[_Vehicle],
+    allowed_of: list[list[int]],
+) -> set[str]:
+    """Providers with enough carers able to do each visit of a group (two for a double)."""
+    able: dict[tuple[str, str], set[str]] = {}
+    for node in group:
+        v = nodes[node][0]
+        for k in allowed_of[node]:
+            carer = vehicles[k].carer
+            able.setdefault((v.visit_id, carer.provider), set()).add(carer.carer_id)
+    providers = {veh.carer.provider for veh in vehicles}
+    return {
+        p
+        for p in providers
+        if all(
+            len(able.get((nodes[node][0].visit_id, p), ())) >= nodes[node][0].carers_required
+            for node in group
+        )
+    }
+
+
 def _group_provider(
     roster: Roster,
     visits: Sequence[Visit],
     group: list[int],
     vehicles: list[_Vehicle],
     allowed_of: list[list[int]],
+    capable: set[str],
 ) -> str:
-    """The provider a co-located group should go to: most of it as it stands, else most able."""
+    """The provider a co-located group should go to: one able to staff all of it, doing most
+    of it as it stands, with the most carers able to do some of it."""
     asis: dict[str, int] = {}
     for v in {v.visit_id: v for v in visits}.values():
         named = {roster.carer(c).provider for c in v.carer_ids} | ({v.provider} - {""})
@@ -852,7 +977,9 @@ def _group_provider(
     candidates = sorted({veh.carer.provider for veh in vehicles})
     return max(
         candidates,
-        key=lambda p: (asis.get(p, 0), len(able.get(p, ())), -candidates.index(p)),
+        key=lambda p: (
+            p in capable, asis.get(p, 0), len(able.get(p, ())), -candidates.index(p)
+        ),
     )
 
 

@@ -9,7 +9,10 @@ The as-is is played out, not taken on trust: each carer does their visits of a d
 planned start, leaving base just in time for the first one; when the previous visit plus the
 travel from it ends after the next visit's planned start, the carer starts on arrival (late), and
 the delay runs on through the rest of their day. Both carers of a double-handed visit start it
-together, when the later of the two arrives.
+together, when the later of the two arrives. A visit that the delays push past the end of its
+carer's day (the end of their last shift that day, or its own planned start if the roster plans
+it later) is not done: it is unassigned with reason ``CAPACITY`` (not enough carer time), its
+carers go on to their next visit, and ``stats["visits_past_day_end"]`` counts such visits.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ import itertools
 from collections.abc import Iterable
 
 from carerun.matrix import TravelMatrix
-from carerun.model import Assignment, Plan, Roster, Unassigned, UnassignedReason, Visit
+from carerun.model import (
+    LATEST_TIME,
+    Assignment,
+    Plan,
+    Roster,
+    Unassigned,
+    UnassignedReason,
+    Visit,
+)
 
 ASIS_LABEL = "as-is"
 
@@ -55,7 +66,8 @@ def asis_plan(
         the previous visit (from base for the first), and each carer-day's travel home. Visits
         with no carer today are :class:`~carerun.model.Unassigned` with reason
         ``NO_CARER_ASIS``. ``stats["visits_short_of_carers"]`` counts double-handed visits
-        with only one carer named.
+        with only one carer named; ``stats["visits_past_day_end"]`` counts visits unassigned
+        (reason ``CAPACITY``) because the delays pushed them past their carer's day.
     """
     runs: dict[tuple[str, int], list[Visit]] = {}
     unassigned: list[Unassigned] = []
@@ -71,18 +83,24 @@ def asis_plan(
         # Every run is sorted by the same key, so precedence between runs never forms a cycle.
         run.sort(key=lambda v: (planned_start(v), v.visit_id))
 
-    legs: dict[tuple[str, int], list[tuple[int, float]]] = {}
-    home: dict[tuple[str, int], tuple[int, float]] = {}
-    for (cid, day), run in runs.items():
-        carer = roster.carer(cid)
-        stops = [carer.base, *(v.location for v in run), carer.base]
-        legs[cid, day] = [
-            (matrix.time(carer.mode, a, b), matrix.distance(carer.mode, a, b))
-            for a, b in itertools.pairwise(stops)
-        ]
-        home[cid, day] = legs[cid, day].pop()
+    # Play out; drop the first visit of each run that delays push past the carer's day, then
+    # play out again (the rest of that run may now be on time), until nothing is past.
+    past_end: list[str] = []
+    while True:
+        legs, home = _legs(roster, matrix, runs)
+        starts = _play_out(runs, legs)
+        past = {
+            next(v.visit_id for v in run if starts[v.visit_id] > _latest_start(roster, cid, v))
+            for (cid, _), run in runs.items()
+            if any(starts[v.visit_id] > _latest_start(roster, cid, v) for v in run)
+        }
+        if not past:
+            break
+        past_end += sorted(past)
+        runs = {k: [v for v in run if v.visit_id not in past] for k, run in runs.items()}
+        runs = {k: run for k, run in runs.items() if run}
+    unassigned += [Unassigned(vid, UnassignedReason.CAPACITY) for vid in past_end]
 
-    starts = _play_out(runs, legs)
     assignments = [
         Assignment(
             visit_id=v.visit_id,
@@ -104,14 +122,39 @@ def asis_plan(
         travel_home={k: secs for k, (secs, _) in home.items()},
         distance_home={k: metres for k, (_, metres) in home.items()},
         label=ASIS_LABEL,
-        stats={"visits_short_of_carers": float(short)},
+        stats={"visits_short_of_carers": float(short), "visits_past_day_end": float(len(past_end))},
     )
 
 
-def _play_out(
-    runs: dict[tuple[str, int], list[Visit]],
-    legs: dict[tuple[str, int], list[tuple[int, float]]],
-) -> dict[str, int]:
+def _latest_start(roster: Roster, carer_id: str, visit: Visit) -> int:
+    """The latest a carer can start `visit` as it stands: by the end of their last shift that
+    day, or later if the roster itself plans it later; never past the model's last time."""
+    shifts = roster.carer(carer_id).shifts_on(visit.day)
+    day_end = shifts[-1].end if shifts else LATEST_TIME
+    return min(LATEST_TIME, max(day_end, planned_start(visit)))
+
+
+_Legs = dict[tuple[str, int], list[tuple[int, float]]]
+
+
+def _legs(
+    roster: Roster, matrix: TravelMatrix, runs: dict[tuple[str, int], list[Visit]]
+) -> tuple[_Legs, dict[tuple[str, int], tuple[int, float]]]:
+    """Per run, (seconds, metres) to each visit from the previous stop, and the leg home."""
+    legs: _Legs = {}
+    home: dict[tuple[str, int], tuple[int, float]] = {}
+    for (cid, day), run in runs.items():
+        carer = roster.carer(cid)
+        stops = [carer.base, *(v.location for v in run), carer.base]
+        legs[cid, day] = [
+            (matrix.time(carer.mode, a, b), matrix.distance(carer.mode, a, b))
+            for a, b in itertools.pairwise(stops)
+        ]
+        home[cid, day] = legs[cid, day].pop()
+    return legs, home
+
+
+def _play_out(runs: dict[tuple[str, int], list[Visit]], legs: _Legs) -> dict[str, int]:
     """Start of every visit when each carer starts on arrival if late, and double-handed
     visits start when both carers are there. Starts only ever move later, so this settles
     after at most one pass per visit in the longest chain of runs."""

@@ -2,8 +2,8 @@
 
 :func:`plan_day` builds one routing model per day (see :mod:`carerun._ortools`, the only module
 that talks to OR-Tools) and returns a :class:`~carerun.model.Plan`; :func:`plan_week` plans days
-in order, carrying continuity (a client's as-is carers, and carers they saw earlier in the
-week, are their regular carers) and each carer's weekly working-time budget, and checks every
+in order, carrying continuity (carers a client saw earlier in the week, then their carers as it
+stands, are preferred) and each carer's weekly working-time budget, and checks every
 plan it returns with :func:`carerun.check.assert_valid`.
 
 All weights are integers in the objective's unit, one unit being one second of travel at the
@@ -67,10 +67,11 @@ class SolveParams:
         Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
         that no visit is dropped to save a journey.
     continuity
-        Cost of a visit done by a carer outside the client's regular carers (only for clients
-        who have some): the carers named for the client's visits as it stands (``carer_ids``,
-        any day of the week), their ``preferred_carers``, and the carers the plan gave them on
-        earlier days.
+        Cost of a visit done by a carer the client does not know (only for clients who know
+        some): free for the client's ``preferred_carers`` and the carers the plan gave them on
+        earlier days; half this for the carers named for the client's visits as it stands
+        (``carer_ids``, any day of the week), so that the first day planned already keeps them
+        and later days keep to the few the plan chose.
     duplicate
         Cost of each visit of a co-located group (see below) done by a carer of another provider
         than the one chosen for the group (the provider staffing most of it as it stands):
@@ -199,9 +200,9 @@ def plan_day(
     params
         Optimiser options (defaults: :class:`SolveParams`).
     history
-        A plan of earlier days: carers who served a client there join the client's regular
-        carers (continuity; the as-is carers of the client's visits always count), and their
-        working time counts against their weekly maximum.
+        A plan of earlier days: carers who served a client there become the client's regular
+        carers (continuity; see ``SolveParams.continuity`` for the carers as it stands), and
+        their working time counts against their weekly maximum.
 
     Returns
     -------
@@ -227,9 +228,10 @@ def plan_week(
 ) -> Plan:
     """Plan several days in order (default: every day with visits), then check the result.
 
-    Continuity: a client's regular carers are those named for their visits as it stands, their
-    preferred carers, and carers the plan gave them on earlier days. Each carer's
-    ``max_minutes_week`` is a budget consumed day by day.
+    Continuity: a client's regular carers are their preferred carers and the carers the plan
+    gave them on earlier days; their carers as it stands come next (see
+    ``SolveParams.continuity``). Each carer's ``max_minutes_week`` is a budget consumed day by
+    day.
     `progress`, if given, is called as ``progress(done, total, label)`` after each day.
 
     Raises
@@ -247,7 +249,7 @@ def plan_week(
             raise InputError(msg)
     if not todo:
         raise SolveError("nothing to plan: the roster has no visits on the days asked for")
-    regulars = _regular_carers(roster, None)
+    regulars: dict[str, set[str]] = {}
     used: dict[str, int] = {}
     parts: list[Plan] = []
     for n, d in enumerate(todo, start=1):
@@ -279,22 +281,21 @@ def _plan_one(
         for c in roster.carers
         if c.max_minutes_week is not None
     }
-    preferred = {
-        client: frozenset(regulars.get(client, ())).union(
-            *(v.preferred_carers for v in roster.visits_of_client(client))
+    preferred, familiar = {}, {}
+    for client in {v.client_id for v in roster.visits_on(day)}:
+        theirs = roster.visits_of_client(client)
+        preferred[client] = frozenset(regulars.get(client, ())).union(
+            *(v.preferred_carers for v in theirs)
         )
-        for client in {v.client_id for v in roster.visits_on(day)}
-    }
-    result = _ortools.solve_day(roster, matrix, day, params, preferred=preferred, seconds_left=left)
+        familiar[client] = frozenset(c for v in theirs for c in v.carer_ids)
+    result = _ortools.solve_day(
+        roster, matrix, day, params, preferred=preferred, familiar=familiar, seconds_left=left
+    )
     return result.plan, result.work
 
 
 def _regular_carers(roster: Roster, history: Plan | None) -> dict[str, set[str]]:
-    """Per client, the carers they know: the as-is carers of their visits, then `history`'s."""
     out: dict[str, set[str]] = {}
-    for v in roster.visits:
-        if v.carer_ids:
-            out.setdefault(v.client_id, set()).update(v.carer_ids)
     if history is not None:
         for a in history.assignments:
             out.setdefault(roster.visit(a.visit_id).client_id, set()).add(a.carer_id)

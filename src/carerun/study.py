@@ -152,6 +152,7 @@ def run_scenario(
         params = SolveParams(
             time_limit=float(scenario.settings.get("time_limit", time_limit)),
             seed=int(scenario.settings.get("seed", seed)),
+            respect_providers=not scenario.pool_providers,
         )
         plan = plan_week(changed, matrix, params)
     return ScenarioResult(scenario.name, scenario.run, headline_kpis(changed, plan), changed, plan)

@@ -57,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=20.0, help="seconds per area sub-problem")
     ap.add_argument("--max-visits", type=int, default=350, help="largest area sub-problem")
     ap.add_argument("--workers", type=int, nargs="+", default=[2], help="worker counts to compare")
-    ap.add_argument("--reference-time-limit", type=float, default=240.0,
-                    help="seconds per whole-day reference solve (0 skips the reference)")
+    ap.add_argument(
+        "--reference-time-limit",
+        type=float,
+        default=240.0,
+        help="seconds per whole-day reference solve (0 skips the reference)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if not args.osm.exists():
@@ -98,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.reference_time_limit > 0:
         ref_params = SolveParams(time_limit=args.reference_time_limit, seed=args.seed)
         t0 = time.perf_counter()
-        ref_plan = plan_week(roster, matrix, ref_params, workers=max(args.workers),
-                             max_visits=10**9)
+        ref_plan = plan_week(
+            roster, matrix, ref_params, workers=max(args.workers), max_visits=10**9
+        )
         reference = {
             "seconds": round(time.perf_counter() - t0, 1),
             "travel_per_contact_hour": round(tpch(roster, ref_plan), 3),
@@ -116,10 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         "unassigned": main_run["unassigned"],
         "runs": runs,
         "reference_time_limit": args.reference_time_limit,
-        "reference_travel_per_contact_hour": None if reference is None
+        "reference_travel_per_contact_hour": None
+        if reference is None
         else reference["travel_per_contact_hour"],
         "reference": reference,
-        "split_cost_pct": None if reference is None or not reference["travel_per_contact_hour"]
+        "split_cost_pct": None
+        if reference is None or not reference["travel_per_contact_hour"]
         else round(
             (main_run["travel_per_contact_hour"] / reference["travel_per_contact_hour"] - 1) * 100,
             2,
@@ -132,8 +139,16 @@ def main(argv: list[str] | None = None) -> int:
                 str(r["workers"]): round(one["plan_seconds"] / r["plan_seconds"], 2) for r in runs
             }
     print(f"{'measure':<40} {'value':>12}")
-    for key in ("visits", "carers", "seconds", "peak_memory_mb", "travel_per_contact_hour",
-                "reference_travel_per_contact_hour", "split_cost_pct", "unassigned"):
+    for key in (
+        "visits",
+        "carers",
+        "seconds",
+        "peak_memory_mb",
+        "travel_per_contact_hour",
+        "reference_travel_per_contact_hour",
+        "split_cost_pct",
+        "unassigned",
+    ):
         print(f"{key:<40} {record[key]!s:>12}")
     for r in runs:
         print(f"{'plan seconds, ' + str(r['workers']) + ' worker(s)':<40} {r['plan_seconds']:>12}")

@@ -75,10 +75,12 @@ def shift() -> dict[int, tuple[TimeWindow, ...]]:
     return {MON: (TimeWindow(hm("08:00"), hm("12:00")),)}
 
 
-def visit(vid: str, client: str, where: str, start: str, end: str, minutes: int,
-          **more: object) -> Visit:
-    return Visit(vid, client, MON, TimeWindow(hm(start), hm(end)), minutes * 60, POINT[where],
-                 **more)  # type: ignore[arg-type]
+def visit(
+    vid: str, client: str, where: str, start: str, end: str, minutes: int, **more: object
+) -> Visit:
+    return Visit(
+        vid, client, MON, TimeWindow(hm(start), hm(end)), minutes * 60, POINT[where], **more
+    )  # type: ignore[arg-type]
 
 
 def hand_roster(*, spare_carer: bool = False) -> Roster:
@@ -189,8 +191,7 @@ def test_linked_visit_starts_within_its_gap() -> None:
     roster = hand_roster(spare_carer=True)
     first = new_visit()
     # Start-to-start 60-90 minutes after n1 (gaps in seconds, like every time in the model).
-    second = visit("n2", "new", "N", "09:00", "11:30", 20, follows="n1",
-                   gap_min=3600, gap_max=5400)
+    second = visit("n2", "new", "N", "09:00", "11:30", 20, follows="n1", gap_min=3600, gap_max=5400)
     best = place_package(roster, hand_plan(), [second, first], hand_matrix())[0]
     starts = {a.visit_id: a.start for a in best.assignments}
     # n1 goes to A at 09:05 (cheapest). n2 may start 10:05-10:35; A is at X2 until 10:30 and
@@ -201,10 +202,10 @@ def test_linked_visit_starts_within_its_gap() -> None:
 
 def test_linked_visit_after_an_unplaceable_one_is_not_absorbed() -> None:
     first = new_visit(skills=frozenset({"peg_feeding"}))
-    second = visit("n2", "new", "N", "09:00", "11:30", 20, follows="n1",
-                   gap_min=3600, gap_max=5400)
-    best = place_package(hand_roster(spare_carer=True), hand_plan(), [first, second],
-                         hand_matrix())[0]
+    second = visit("n2", "new", "N", "09:00", "11:30", 20, follows="n1", gap_min=3600, gap_max=5400)
+    best = place_package(
+        hand_roster(spare_carer=True), hand_plan(), [first, second], hand_matrix()
+    )[0]
     reasons = {n.visit_id: n.reason for n in best.not_absorbed}
     assert reasons == {"n1": PlaceReason.NO_SKILL, "n2": PlaceReason.LINK}
 
@@ -213,8 +214,12 @@ def test_unknown_option_and_clashing_ids_are_input_errors() -> None:
     with pytest.raises(InputError, match="unknown provider"):
         place_package(hand_roster(), hand_plan(), [new_visit()], hand_matrix(), options=["zz"])
     with pytest.raises(InputError, match="already in the roster"):
-        place_package(hand_roster(), hand_plan(), [visit("a1", "new", "N", "09:00", "09:30", 20)],
-                      hand_matrix())
+        place_package(
+            hand_roster(),
+            hand_plan(),
+            [visit("a1", "new", "N", "09:00", "09:30", 20)],
+            hand_matrix(),
+        )
 
 
 def _write_package(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -227,8 +232,16 @@ def _write_package(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def _package_row(**more: str) -> dict[str, str]:
     p = POINT["N"]
-    row = {"visit_id": "n1", "client_id": "new", "day": "Mon", "window_start": "09:00",
-           "window_end": "09:30", "duration_min": "20", "lat": str(p.lat), "lon": str(p.lon)}
+    row = {
+        "visit_id": "n1",
+        "client_id": "new",
+        "day": "Mon",
+        "window_start": "09:00",
+        "window_end": "09:30",
+        "duration_min": "20",
+        "lat": str(p.lat),
+        "lon": str(p.lon),
+    }
     return row | more
 
 
@@ -263,8 +276,18 @@ def test_cli_missing_plan_folder_exits_2(
 ) -> None:
     roster_dir = write_roster(hand_roster(), tmp_path / "roster")
     package = _write_package(tmp_path / "new.csv", [_package_row()])
-    code = main(["place", str(package), "--plan", str(tmp_path / "nope"),
-                 "--roster", str(roster_dir), "--osm", "default"])
+    code = main(
+        [
+            "place",
+            str(package),
+            "--plan",
+            str(tmp_path / "nope"),
+            "--roster",
+            str(roster_dir),
+            "--osm",
+            "default",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "no plan folder at" in err and "Traceback" not in err
@@ -285,20 +308,35 @@ def test_cli_places_a_held_out_client_on_real_roads(
     full = synth_roster(network, clients=12, providers=1, days=[MON], seed=3)
     held = full.client_ids[0]
     package = [
-        dataclasses.replace(v, provider="", carer_ids=(), pinned=False, follows="", gap_min=0,
-                            gap_max=0)
+        dataclasses.replace(
+            v, provider="", carer_ids=(), pinned=False, follows="", gap_min=0, gap_max=0
+        )
         for v in full.visits_of_client(held)
     ]
-    roster = full.replace(visits=[
-        dataclasses.replace(v, follows="", gap_min=0, gap_max=0)
-        for v in full.visits if v.client_id != held
-    ])
+    roster = full.replace(
+        visits=[
+            dataclasses.replace(v, follows="", gap_min=0, gap_max=0)
+            for v in full.visits
+            if v.client_id != held
+        ]
+    )
     write_plan_folder(roster, asis_plan(roster, roster_matrix(network, roster)), tmp_path / "plan")
     write_roster(roster, tmp_path / "roster")
     write_roster(roster.replace(visits=package), tmp_path / "package")
-    code = main(["place", str(tmp_path / "package"), "--plan", str(tmp_path / "plan"),
-                 "--roster", str(tmp_path / "roster"), "--osm", str(leeds_pbf),
-                 "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "place",
+            str(tmp_path / "package"),
+            "--plan",
+            str(tmp_path / "plan"),
+            "--roster",
+            str(tmp_path / "roster"),
+            "--osm",
+            str(leeds_pbf),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     shown = capsys.readouterr().out
     assert f"Placing {len(package)} visit(s) of {held}" in shown
@@ -310,3 +348,21 @@ def test_cli_places_a_held_out_client_on_real_roads(
         assert int(r["visits"]) == len(package)
         assert int(r["absorbed"]) + int(r["not_absorbed"]) == len(package)
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_absorb_unassigned_fills_a_gap_and_keeps_the_rest() -> None:
+    from carerun.model import Unassigned, UnassignedReason
+    from carerun.place import absorb_unassigned
+
+    roster = hand_roster()
+    roster = roster.replace(visits=(*roster.visits, new_visit(provider="p2")))
+    undone = Plan(hand_plan().assignments, (Unassigned("n1", UnassignedReason.CAPACITY),))
+    pooled = absorb_unassigned(roster, undone, hand_matrix())
+    assert pooled.carers_of("n1") == ("A",)  # A's gap, whichever provider it belongs to
+    assert not pooled.unassigned and pooled.stats["absorbed"] == 1
+    before = {(a.visit_id, a.carer_id, a.start) for a in undone.assignments}
+    assert before <= {(a.visit_id, a.carer_id, a.start) for a in pooled.assignments}
+    assert not [v for v in check(roster, pooled, hand_matrix()) if v.hard]
+    # Held to its own provider p2, whose only carer has no gap: it stays undone, same reason.
+    held = absorb_unassigned(roster, undone, hand_matrix(), respect_providers=True)
+    assert held.unassigned == (Unassigned("n1", UnassignedReason.CAPACITY),)

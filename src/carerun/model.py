@@ -309,11 +309,25 @@ class Roster:
         """Days that have at least one visit, Monday first."""
         return tuple(sorted({v.day for v in self.visits}))
 
+    @cached_property
+    def _visits_by_day(self) -> dict[int, tuple[Visit, ...]]:
+        out: dict[int, list[Visit]] = {}
+        for v in self.visits:
+            out.setdefault(v.day, []).append(v)
+        return {d: tuple(vs) for d, vs in out.items()}
+
+    @cached_property
+    def _visits_by_client(self) -> dict[str, tuple[Visit, ...]]:
+        out: dict[str, list[Visit]] = {}
+        for v in self.visits:
+            out.setdefault(v.client_id, []).append(v)
+        return {c: tuple(vs) for c, vs in out.items()}
+
     def visits_on(self, day: int) -> tuple[Visit, ...]:
-        return tuple(v for v in self.visits if v.day == day)
+        return self._visits_by_day.get(day, ())
 
     def visits_of_client(self, client_id: str) -> tuple[Visit, ...]:
-        return tuple(v for v in self.visits if v.client_id == client_id)
+        return self._visits_by_client.get(client_id, ())
 
     def carers_of_provider(self, provider: str) -> tuple[Carer, ...]:
         return tuple(c for c in self.carers if c.provider == provider)

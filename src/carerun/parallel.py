@@ -118,7 +118,8 @@ def _run_on_client(
     from distributed import as_completed
 
     # One copy of each shared object per worker, not one per task.
-    refs = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
+    # Wrapped in a list: scatter() would spread a dict or list value out item by item.
+    refs = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
     futures = [
         client.submit(
             func, item, **refs, retries=retries, pure=False, key=f"carerun-{i}-{names[i]}"

@@ -170,9 +170,7 @@ def _plain(text: str) -> str:
     return text
 
 
-def read_plan_folder(
-    path: str | Path, roster: Roster, matrix: TravelMatrix | None = None
-) -> Plan:
+def read_plan_folder(path: str | Path, roster: Roster, matrix: TravelMatrix | None = None) -> Plan:
     """Rebuild the :class:`~carerun.model.Plan` of a plan folder from its ``assignments.csv``.
 
     Parameters
@@ -230,9 +228,7 @@ def read_plan_folder(
         for r in _read_rows(folder / "unassigned.csv", required=False)
     }
     known = {r.value: r for r in UnassignedReason}
-    days = {a.day for a in assignments} | {
-        roster.visit(v).day for v in reasons if v in visit_ids
-    }
+    days = {a.day for a in assignments} | {roster.visit(v).day for v in reasons if v in visit_ids}
     done = {a.visit_id for a in assignments}
     unassigned = tuple(
         Unassigned(v.visit_id, known.get(reasons.get(v.visit_id, ""), UnassignedReason.CAPACITY))
@@ -373,9 +369,9 @@ class _Routes:
                 total -= first.start - self.time(carer, None, first.visit)
         return total
 
-    def gaps(self, carer: Carer, visit: Visit, earliest: int, latest: int) -> tuple[
-        list[_Gap], bool
-    ]:
+    def gaps(
+        self, carer: Carer, visit: Visit, earliest: int, latest: int
+    ) -> tuple[list[_Gap], bool]:
         """Every place `visit` fits in `carer`'s day, starting in ``[earliest, latest]``; and
         whether some fitted in time but broke a working-time limit."""
         day = visit.day
@@ -388,8 +384,9 @@ class _Routes:
             bounds: list[_Stop | None] = [None, *part, None]
             for prev, nxt in pairwise(bounds):
                 gap = self._fit(carer, shift, visit, prev, nxt, earliest, latest)
-                if gap is None or any(s.start < gap.lo + visit.duration and gap.lo < s.end
-                                      for s in outside):
+                if gap is None or any(
+                    s.start < gap.lo + visit.duration and gap.lo < s.end for s in outside
+                ):
                     continue
                 if self.over_hours(carer, day, visit, gap.lo):
                     over_hours = True
@@ -465,7 +462,11 @@ def _on_shift(routes: _Routes, carer: Carer, visit: Visit, earliest: int, latest
 
 
 def _why(
-    routes: _Routes, visit: Visit, pool: Sequence[Carer], earliest: int, latest: int,
+    routes: _Routes,
+    visit: Visit,
+    pool: Sequence[Carer],
+    earliest: int,
+    latest: int,
     over_hours: bool,
 ) -> PlaceReason:
     need = visit.carers_required
@@ -500,8 +501,10 @@ def _best_pair(gaps: list[_Gap], seen: set[str]) -> tuple[_Gap, ...] | None:
             new = (a.carer.carer_id not in seen) + (b.carer.carer_id not in seen)
             key = (new, a.extra + b.extra, first.carer.carer_id, second.carer.carer_id, start)
             if best is None or key < best[0]:
-                best = (key, (_Gap(a.carer, start, start, a.extra),
-                              _Gap(b.carer, start, start, b.extra)))
+                best = (
+                    key,
+                    (_Gap(a.carer, start, start, a.extra), _Gap(b.carer, start, start, b.extra)),
+                )
     return None if best is None else best[1]
 
 
@@ -552,8 +555,11 @@ def _place_option(
             routes.over_hours(g.carer, visit.day, visit, g.lo) for g in chosen
         ):
             over_hours = True
-            drop = {g.carer.carer_id for g in chosen if routes.over_hours(g.carer, visit.day,
-                                                                           visit, g.lo)}
+            drop = {
+                g.carer.carer_id
+                for g in chosen
+                if routes.over_hours(g.carer, visit.day, visit, g.lo)
+            }
             gaps = [g for g in gaps if g.carer.carer_id not in drop]
             chosen = choose(gaps, prefer)
         if chosen is None:
@@ -621,9 +627,11 @@ def place_package(
         chosen.append(ANY_PROVIDER)
     merged_roster = roster.replace(visits=(*roster.visits, *visits))
     all_out = tuple(Unassigned(v.visit_id, UnassignedReason.CAPACITY) for v in visits)
-    baseline = _hard(merged_roster, _with_travel(
-        merged_roster, Plan(plan.assignments, (*plan.unassigned, *all_out)), matrix
-    ), matrix)
+    baseline = _hard(
+        merged_roster,
+        _with_travel(merged_roster, Plan(plan.assignments, (*plan.unassigned, *all_out)), matrix),
+        matrix,
+    )
     results = []
     for option in chosen:
         placed, left, extra = _place_option(merged_roster, plan, visits, matrix, option)
@@ -631,8 +639,10 @@ def place_package(
             merged_roster,
             Plan(
                 (*plan.assignments, *placed),
-                (*plan.unassigned,
-                 *(Unassigned(n.visit_id, _AS_UNASSIGNED[n.reason]) for n in left)),
+                (
+                    *plan.unassigned,
+                    *(Unassigned(n.visit_id, _AS_UNASSIGNED[n.reason]) for n in left),
+                ),
                 label=f"{plan.label} + package ({option})",
             ),
             matrix,
@@ -643,10 +653,61 @@ def place_package(
             raise PlanCheckError(msg)
         results.append(Placement(option, tuple(placed), tuple(left), extra, merged))
     results.sort(
-        key=lambda p: (-p.absorbed, p.extra_travel, len(p.carer_ids), p.option == ANY_PROVIDER,
-                       p.option)
+        key=lambda p: (
+            -p.absorbed,
+            p.extra_travel,
+            len(p.carer_ids),
+            p.option == ANY_PROVIDER,
+            p.option,
+        )
     )
     return results
+
+
+def absorb_unassigned(
+    roster: Roster,
+    plan: Plan,
+    matrix: TravelMatrix,
+    *,
+    respect_providers: bool = False,
+) -> Plan:
+    """Offer the visits `plan` left undone for lack of capacity to every carer with room.
+
+    Used after a week is planned area by area: a visit one area could not staff may fit a gap
+    of a carer planned in another. Everything already planned keeps its carer and time; the
+    same insertion rules as :func:`place_package` apply (skills, exclusions, gender, shifts,
+    working-time limits, double-handed pairs, links). With `respect_providers`, a visit only
+    goes to carers of its own provider.
+    """
+    todo = [
+        roster.visit(u.visit_id) for u in plan.unassigned if u.reason is UnassignedReason.CAPACITY
+    ]
+    if not todo:
+        return plan
+    kept = tuple(u for u in plan.unassigned if u.reason is not UnassignedReason.CAPACITY)
+    assignments = list(plan.assignments)
+    left: list[str] = []
+    groups: dict[str, list[Visit]] = {}
+    for v in todo:
+        groups.setdefault(
+            v.provider if respect_providers and v.provider else ANY_PROVIDER, []
+        ).append(v)
+    for option, visits in sorted(groups.items()):
+        current = Plan(tuple(assignments), kept)
+        placed, missed, _ = _place_option(roster, current, visits, matrix, option)
+        assignments += placed
+        left += [m.visit_id for m in missed]
+    undone = kept + tuple(Unassigned(vid, UnassignedReason.CAPACITY) for vid in sorted(left))
+    merged = _with_travel(roster, Plan(tuple(assignments), undone), matrix)
+    stats = {**plan.stats, "absorbed": float(len(todo) - len(left))}
+    return Plan(
+        merged.assignments,
+        merged.unassigned,
+        merged.travel_home,
+        merged.distance_home,
+        plan.label,
+        stats,
+    )
 
 
 def _hard(roster: Roster, plan: Plan, matrix: TravelMatrix) -> set[str]:
@@ -673,7 +734,10 @@ def _with_travel(roster: Roster, plan: Plan, matrix: TravelMatrix) -> Plan:
             point = visit.location.point
             out.append(
                 Assignment(
-                    a.visit_id, cid, day, a.start,
+                    a.visit_id,
+                    cid,
+                    day,
+                    a.start,
                     matrix.time(carer.mode, prev_point, point),
                     matrix.distance(carer.mode, prev_point, point),
                 )

@@ -12,6 +12,7 @@ default ``travel = 1``.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from carerun._errors import InputError, SolveError
 from carerun.matrix import TravelMatrix
 from carerun.model import Plan, Roster, day_name
+from carerun.partition import DEFAULT_MAX_VISITS, Part
 
 FIRST_SOLUTIONS = (
     "PARALLEL_CHEAPEST_INSERTION",
@@ -122,8 +124,15 @@ class SolveParams:
         if self.solution_limit is not None and self.solution_limit <= 0:
             raise InputError("`solution_limit` must be more than zero")
         for name in (
-            "lateness_limit_min", "travel", "lateness", "unassigned", "continuity", "duplicate",
-            "gender", "double_handed_tolerance_min", "duplicate_gap_min",
+            "lateness_limit_min",
+            "travel",
+            "lateness",
+            "unassigned",
+            "continuity",
+            "duplicate",
+            "gender",
+            "double_handed_tolerance_min",
+            "duplicate_gap_min",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -225,14 +234,25 @@ def plan_week(
     *,
     days: Iterable[int] | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    max_visits: int = DEFAULT_MAX_VISITS,
 ) -> Plan:
-    """Plan several days in order (default: every day with visits), then check the result.
+    """Plan several days (default: every day with visits), then check the result.
 
-    Continuity: a client's regular carers are their preferred carers and the carers the plan
-    gave them on earlier days; their carers as it stands come next (see
-    ``SolveParams.continuity``). Each carer's ``max_minutes_week`` is a budget consumed day by
-    day.
-    `progress`, if given, is called as ``progress(done, total, label)`` after each day.
+    The week is split into sub-problems: one per day, and within a day of more than
+    `max_visits` visits one per area (:func:`carerun.partition.split_day`). Visits an area
+    leaves undone for lack of capacity are then offered to every carer of the day
+    (:func:`carerun.place.absorb_unassigned`), keeping everything already planned.
+
+    With ``workers=1`` and no `scheduler` the sub-problems are solved in this process, in
+    order, carrying continuity (a client's regular carers are their preferred carers and the
+    carers the plan gave them on earlier days, then their carers as it stands; see
+    ``SolveParams.continuity``) and each carer's ``max_minutes_week`` consumed day by day.
+    Otherwise they run at once on Dask (:mod:`carerun.parallel`: `workers` local processes, or
+    the cluster at `scheduler`); continuity then comes from the roster as it stands and each
+    carer's weekly maximum is shared evenly between their working days.
+    `progress`, if given, is called as ``progress(done, total, label)`` after each sub-problem.
 
     Raises
     ------
@@ -240,6 +260,8 @@ def plan_week(
         If the plan breaks a hard rule (a bug in carerun, reported loudly).
     """
     from carerun.check import assert_valid
+    from carerun.partition import split_day
+    from carerun.place import absorb_unassigned
 
     params = params or SolveParams()
     todo = sorted(set(roster.days if days is None else days))
@@ -249,21 +271,94 @@ def plan_week(
             raise InputError(msg)
     if not todo:
         raise SolveError("nothing to plan: the roster has no visits on the days asked for")
+    if max_visits < 1:
+        msg = f"`max_visits` must be at least 1, not {max_visits}"
+        raise InputError(msg)
+    parts = [p for d in todo for p in split_day(roster, d, max_visits=max_visits, seed=params.seed)]
+    if workers == 1 and scheduler is None:
+        plans = _plan_in_order(roster, matrix, params, parts, progress)
+    else:
+        from carerun.parallel import run_tasks
+
+        plans = run_tasks(
+            _plan_part,
+            parts,
+            shared={
+                "roster": roster,
+                "matrix": matrix,
+                "params": params,
+                "budget": _even_weekly_budget(roster, todo),
+            },
+            workers=workers,
+            scheduler=scheduler,
+            labels=[p.label for p in parts],
+            progress=progress,
+        )
+    plan = _merge(plans, label="week" if days is None else "+".join(map(day_name, todo)))
+    if len(parts) > len(todo) or workers > 1 or scheduler is not None:
+        plan = absorb_unassigned(roster, plan, matrix, respect_providers=params.respect_providers)
+    assert_valid(roster, plan, matrix, params=params)
+    return plan
+
+
+def _plan_in_order(
+    roster: Roster,
+    matrix: TravelMatrix,
+    params: SolveParams,
+    parts: list[Part],
+    progress: Progress | None,
+) -> list[Plan]:
     regulars: dict[str, set[str]] = {}
     used: dict[str, int] = {}
-    parts: list[Plan] = []
-    for n, d in enumerate(todo, start=1):
-        plan, work = _plan_one(roster, matrix, d, params, regulars, used)
-        parts.append(plan)
+    plans: list[Plan] = []
+    for n, part in enumerate(parts, start=1):
+        plan, work = _plan_one(roster, matrix, part.day, params, regulars, used, part=part)
+        plans.append(plan)
         for a in plan.assignments:
             regulars.setdefault(roster.visit(a.visit_id).client_id, set()).add(a.carer_id)
         for cid, secs in work.items():
             used[cid] = used.get(cid, 0) + secs
         if progress is not None:
-            progress(n, len(todo), day_name(d))
-    plan = _merge(parts, label="week" if days is None else "+".join(map(day_name, todo)))
-    assert_valid(roster, plan, matrix, params=params)
-    return plan
+            progress(n, len(parts), part.label)
+    return plans
+
+
+def _plan_part(
+    part: Part,
+    *,
+    roster: Roster,
+    matrix: TravelMatrix,
+    params: SolveParams,
+    budget: Mapping[str, int],
+) -> Plan:
+    """One sub-problem on a worker: continuity from the roster, a day's share of the week."""
+    return _plan_one(roster, matrix, part.day, params, {}, {}, part=part, budget=budget)[0]
+
+
+def _even_weekly_budget(roster: Roster, days: Collection[int]) -> dict[str, int]:
+    """Each carer's weekly maximum (seconds) shared evenly between their days being planned."""
+    out = {}
+    for c in roster.carers:
+        if c.max_minutes_week is not None:
+            n = max(1, sum(1 for d in days if c.shifts_on(d)))
+            out[c.carer_id] = c.max_minutes_week * 60 // n
+    return out
+
+
+def _part_roster(roster: Roster, part: Part) -> Roster:
+    """The part's visits and carers as a roster of their own (links and pins kept inside it)."""
+    inside = {c.carer_id for c in part.carers}
+    ids = {v.visit_id for v in part.visits}
+    visits = []
+    for v in part.visits:
+        kept = tuple(c for c in v.carer_ids if c in inside)
+        changes: dict[str, Any] = {}
+        if kept != v.carer_ids:
+            changes.update(carer_ids=kept, pinned=v.pinned and len(kept) == len(v.carer_ids))
+        if v.follows and v.follows not in ids:
+            changes.update(follows="", gap_min=0, gap_max=0)
+        visits.append(dataclasses.replace(v, **changes) if changes else v)
+    return roster.replace(visits=visits, carers=part.carers)
 
 
 def _plan_one(
@@ -273,23 +368,32 @@ def _plan_one(
     params: SolveParams,
     regulars: Mapping[str, Collection[str]],
     used: Mapping[str, int],
+    *,
+    part: Part | None = None,
+    budget: Mapping[str, int] | None = None,
 ) -> tuple[Plan, dict[str, int]]:
     from carerun import _ortools
 
-    left = {
-        c.carer_id: max(0, c.max_minutes_week * 60 - used.get(c.carer_id, 0))
-        for c in roster.carers
-        if c.max_minutes_week is not None
-    }
+    if budget is not None:
+        left = dict(budget)
+    else:
+        left = {
+            c.carer_id: max(0, c.max_minutes_week * 60 - used.get(c.carer_id, 0))
+            for c in roster.carers
+            if c.max_minutes_week is not None
+        }
+    # Continuity looks at the client's whole week, whatever part of it is planned here.
     preferred, familiar = {}, {}
-    for client in {v.client_id for v in roster.visits_on(day)}:
+    visits = roster.visits_on(day) if part is None else part.visits
+    for client in {v.client_id for v in visits}:
         theirs = roster.visits_of_client(client)
         preferred[client] = frozenset(regulars.get(client, ())).union(
             *(v.preferred_carers for v in theirs)
         )
         familiar[client] = frozenset(c for v in theirs for c in v.carer_ids)
+    sub = roster if part is None or part.area < 0 else _part_roster(roster, part)
     result = _ortools.solve_day(
-        roster, matrix, day, params, preferred=preferred, familiar=familiar, seconds_left=left
+        sub, matrix, day, params, preferred=preferred, familiar=familiar, seconds_left=left
     )
     return result.plan, result.work
 
@@ -325,7 +429,7 @@ def _merge(parts: list[Plan], *, label: str) -> Plan:
     stats: dict[str, float] = {}
     for key in ("objective", "seconds"):
         stats[key] = float(sum(p.stats.get(key, 0.0) for p in parts))
-    stats["days"] = float(len(parts))
+    stats["parts"] = float(len(parts))
     return Plan(
         assignments=tuple(a for p in parts for a in p.assignments),
         unassigned=tuple(u for p in parts for u in p.unassigned),

@@ -7,7 +7,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -69,3 +72,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, decimals: int | None = None) -> Path:
+    """Write `frame` to `path` as UTF-8 CSV, atomically, every text cell through
+    :func:`safe_cell`; with `decimals`, floats are rounded to that many places. Returns `path`."""
+    import pandas as pd
+
+    path = Path(path)
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(safe_cell)
+        elif decimals is not None and pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(decimals)
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+        out.to_csv(fh, index=False)
+    return path

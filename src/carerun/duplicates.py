@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from carerun._errors import InputError
-from carerun._io import atomic_write, safe_cell
+from carerun._io import write_csv
 from carerun.matrix import DETOUR_FACTOR, EARTH_RADIUS_M, STRAIGHT_LINE_KPH, haversine_metres
 from carerun.model import DAY_NAMES, Mode, Plan, Roster, Visit, day_name, format_time
 
@@ -372,11 +372,4 @@ def write_duplicates_csv(events: Iterable[DuplicateEvent], path: str | Path) -> 
 
 def write_safe_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write `frame` as CSV atomically, passing every text cell through ``safe_cell``."""
-    path = Path(path)
-    safe = frame.copy()
-    for column in safe.columns:
-        if pd.api.types.is_object_dtype(safe[column]) or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(safe_cell)
-    with atomic_write(path, newline="", encoding="utf-8") as fh:
-        safe.to_csv(fh, index=False)
-    return path
+    return write_csv(frame, path)

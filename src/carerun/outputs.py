@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from carerun import __version__
+from carerun import __version__, _io
 from carerun._errors import InputError
-from carerun._io import atomic_write, safe_cell
+from carerun._io import atomic_write
 from carerun.matrix import TravelMatrix
 from carerun.metrics import (
     compare_kpis,
@@ -58,20 +58,8 @@ UNASSIGNED_COLUMNS = [
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, *, decimals: int = 2) -> Path:
-    """Write `frame` to `path` atomically, text cells neutralised, floats rounded.
-
-    Returns `path`.
-    """
-    path = Path(path)
-    out = frame.copy()
-    for col in out.columns:
-        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(safe_cell)
-        elif pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(decimals)
-    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-        out.to_csv(fh, index=False)
-    return path
+    """Write `frame` to `path` atomically, text cells neutralised, floats rounded."""
+    return _io.write_csv(frame, path, decimals=decimals)
 
 
 def write_json(data: Mapping[str, Any], path: str | Path) -> Path:

@@ -15,8 +15,6 @@ import itertools
 import json
 import math
 import re
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from carerun import (
     Unassigned,
     UnassignedReason,
     Visit,
+    _browser,
 )
 from carerun.matrix import TravelMatrix, roster_points, straight_line_matrix
 from carerun.report import provider_colours, report_figures, report_summary, write_report
@@ -320,53 +319,26 @@ def test_any_provider_name_is_escaped(name: str) -> None:
 # --- in a real browser ---------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
 def chromium() -> str:
-    for exe in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(exe)
-        if path:
-            return path
-    pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
+    exe = _browser.ensure_chromium()
+    if exe is None:
+        pytest.skip("Chromium is absent and cannot be installed here (apt-get needs root)")
+    return exe
 
 
-def run_chromium(page: Path, *args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    """Headless Chromium with the network cut off: every host fails to resolve and every
-    request goes to a dead proxy."""
-    return subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--enable-logging=stderr",
-            "--log-level=0",
-            "--proxy-server=socks5://127.0.0.1:9",
-            "--proxy-bypass-list=<-loopback>",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            f"--user-data-dir={tmp / 'profile'}",
-            *args,
-            page.resolve().as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_report_opens_in_headless_chromium(week: Week, report: Path, tmp_path: Path) -> None:
+def test_report_opens_in_headless_chromium(
+    week: Week, report: Path, tmp_path: Path, chromium: str
+) -> None:
     matrix = week[3]
-    done = run_chromium(report, "--dump-dom", tmp=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
-    assert not console, console
-    dom = done.stdout
+    page = _browser.load_page(report, chromium=chromium)  # offline: every request fails
+    assert not page.console, page.console
+    dom = page.dom
     assert 'id="kpi-travel_min"' in dom and 'id="charter"' in dom
     secs, _, _ = travel(matrix, PLAN_RUNS)
     assert hours_minutes(secs / 60) in dom
     assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in dom
 
-    shot = tmp_path / "report.png"
-    done = run_chromium(report, f"--screenshot={shot}", "--window-size=1280,2400", tmp=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    shot = _browser.screenshot(report, tmp_path / "report.png", chromium=chromium,
+                               size=(1280, 2400))
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one

@@ -258,10 +258,11 @@ def adapt_instance(inst: Instance) -> Adapted:
     Each (patient, service) is a :class:`Visit` with ``skills={service}``, a window on its
     start ``[e, l]`` (lateness past ``l`` is for the solver to allow) and the service's
     duration. The second service of a double-service patient is linked to the first with
-    ``follows`` and a start gap ``[min, max]`` minutes (``[0, 0]`` when simultaneous): carerun's
-    double-handed visits need the same skills from both carers, whereas here the two carers
-    deliver different services. Every caregiver is a :class:`Carer` with one shift on day 0
-    (the horizon, or their ``working_shift``) starting and ending at the depot.
+    ``follows`` and a start gap ``[min, max]`` minutes (``[0, 0]`` when simultaneous), done by
+    another caregiver (``link_other_carer``): carerun's double-handed visits need the same
+    skills from both carers, whereas here the two carers deliver different services. Every
+    caregiver is a :class:`Carer` with one shift on day 0 (the horizon, or their
+    ``working_shift``) starting and ending at the depot.
 
     One instance time unit is one carerun minute (:data:`SCALE` seconds). Travel and
     durations are rounded *up* to whole seconds, so a schedule feasible for carerun is
@@ -282,6 +283,8 @@ def adapt_instance(inst: Instance) -> Adapted:
                 # Gaps are seconds in carerun's model, like every time.
                 gap_min=_minutes(p.gap[0], inst.name) * SCALE if linked else 0,
                 gap_max=_minutes(p.gap[1], inst.name) * SCALE if linked else 0,
+                # The published model: a patient's two services need two caregivers.
+                link_other_carer=linked,
             ))
             tasks[vid] = (p.patient_id, service)
             first = first or vid

@@ -177,6 +177,18 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
             ),
         ),
     ),
+    "linked visit by the same carer": (
+        "link",
+        lambda r, p: (
+            r.replace(
+                visits=[
+                    dataclasses.replace(v, link_other_carer=True) if v.visit_id == "then" else v
+                    for v in r.visits
+                ]
+            ),
+            _edit(p, "then", carer_id=p.carers_of("first")[0]),
+        ),
+    ),
     "pinned moved": ("pinned", lambda r, p: (r, _edit(p, "pin", start=hm("11:45")))),
     "pinned other carer": ("pinned", lambda r, p: (r, _edit(p, "pin", carer_id="C"))),
     "overlap": ("overlap", lambda r, p: (r, _other_carer(p, "eve"))),
@@ -304,3 +316,32 @@ def test_provider_rule_applies_only_when_providers_are_respected(
     kept = dataclasses.replace(PARAMS, respect_providers=True)
     (broken,) = [v for v in check(contracted, plan, matrix, params=kept) if v.kind == "provider"]
     assert (broken.visit_id, broken.carer_id, broken.hard) == ("eve", who, True)
+
+
+def test_linked_visit_goes_to_another_person_even_across_a_split_shift() -> None:
+    # Only A can wash; A's split shift could take the dressing in its second part, nearer
+    # than B's base, but the dressing must be by another person: B.
+    visits = (
+        Visit("wash", "c1", 0, tw("08:30", "09:00"), 1800, at(1, 0), skills=frozenset({"w"})),
+        Visit(
+            "dress", "c1", 0, tw("08:00", "13:00"), 1800, at(1, 0),
+            follows="wash", gap_min=5400, gap_max=7200, link_other_carer=True,
+        ),
+    )
+    carers = (
+        Carer(
+            "A", "P1", at(0, 0), skills=frozenset({"w"}),
+            shifts={0: (tw("08:00", "10:00"), tw("10:00", "13:00"))},
+        ),
+        Carer("B", "P1", at(4, 0), shifts={0: (tw("08:00", "13:00"),)}),
+    )
+    roster = Roster(visits, carers, (Provider("P1"),))
+    matrix = straight_line_matrix(roster_points(roster))
+    plan = plan_week(roster, matrix, PARAMS)  # runs assert_valid itself
+    assert not plan.unassigned
+    assert plan.carers_of("wash") == ("A",) and plan.carers_of("dress") == ("B",)
+    # Without the rule A does both, one in each part of the shift.
+    free = roster.replace(
+        visits=[dataclasses.replace(v, link_other_carer=False) for v in roster.visits]
+    )
+    assert plan_week(free, matrix, PARAMS).carers_of("dress") == ("A",)

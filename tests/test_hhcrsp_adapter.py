@@ -61,6 +61,7 @@ def test_adapter_builds_linked_roster(mankowska: hh.Instance) -> None:
     assert linked["8-s6"].follows == "8-s5"
     assert (linked["8-s6"].gap_min, linked["8-s6"].gap_max) == (0, 0)
     assert (linked["9-s4"].gap_min, linked["9-s4"].gap_max) == (3060, 6120)  # seconds = units x 60
+    assert all(v.link_other_carer for v in linked.values())  # two caregivers, as published
     assert all(not v.double_handed and len(v.skills) == 1 for v in roster.visits)
     first = roster.visit("1-s4")
     assert (first.window.start, first.window.end, first.duration) == (345 * 60, 465 * 60, 14 * 60)
@@ -142,3 +143,19 @@ def test_solve_smoke_feasible(mankowska: hh.Instance) -> None:
     score = hh.score_routes(mankowska, hh.routes_from_plan(adapted, plan))
     assert score.feasible, score.problems
     assert score.objective >= 218.199 - 0.01  # no better than the proven optimum
+
+
+def test_sequential_services_go_to_two_caregivers() -> None:
+    # c1 could do both of B's services, 5-8 units apart, in one trip; the published model
+    # needs a second caregiver, so c2 (the only other one able) must do s2.
+    import hhcrsp
+    from carerun.solve import plan_day
+
+    toy = _toy()
+    seq = hh.Patient("B", 2, (0.0, 50.0), (("s1", 2.0), ("s2", 2.0)), hh.SEQUENTIAL, (5.0, 8.0))
+    inst = hh.Instance("toy", (toy.patients[0], seq), toy.caregivers, toy.travel, "hand")
+    adapted = hh.adapt_instance(inst)
+    plan = plan_day(adapted.roster, adapted.matrix, 0, hhcrsp.solve_params(1.0, 0))
+    routes = hh.routes_from_plan(adapted, plan)
+    assert hh.score_routes(inst, routes).feasible, hh.score_routes(inst, routes).problems
+    assert [(p, s) for p, s, _ in routes["c2"]] == [("B", "s2")]

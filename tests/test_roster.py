@@ -613,3 +613,32 @@ def test_write_then_read_gives_an_equal_roster(
     assert result.errors == [], [str(p) for p in result.errors]
     assert result.roster is not None
     assert dataclasses.replace(result.roster, name="") == roster
+
+
+def test_follows_other_carer_round_trips_and_needs_follows(tmp_path: Path) -> None:
+    import csv
+    import dataclasses
+
+    from carerun.examples import example_roster_path
+
+    roster = read_roster(example_roster_path())
+    linked = next(v for v in roster.visits if v.follows)
+    visits = [
+        dataclasses.replace(v, link_other_carer=True) if v is linked else v for v in roster.visits
+    ]
+    out = write_roster(roster.replace(visits=visits), tmp_path / "week")
+    assert read_roster(out).visit(linked.visit_id).link_other_carer
+
+    rows = list(csv.DictReader((out / "visits.csv").open(encoding="utf-8")))
+    unlinked = next(r for r in rows if not r["follows"])
+    unlinked["follows_other_carer"] = "yes"
+    with (out / "visits.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = validate_roster(out)
+    assert not result.ok
+    row = rows.index(unlinked) + 2  # header is row 1
+    assert any(p.row == row and p.column == "follows_other_carer" for p in result.errors), [
+        str(p) for p in result.errors
+    ]

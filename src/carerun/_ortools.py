@@ -26,7 +26,8 @@ Shape of the model
   allows.
 - Double-handed: both copies active or neither, vehicles of different carers, starts within
   the tolerance. Linked: the follower is active only if its predecessor is, and its start lies
-  ``gap_min`` … ``gap_max`` seconds after the predecessor's start.
+  ``gap_min`` … ``gap_max`` seconds after the predecessor's start; with ``link_other_carer``
+  the carer (a person, over all their vehicles) of each differs.
 - Every visit sits in a disjunction of penalty ``unassigned × priority``, so doing nothing is
   always feasible.
 
@@ -380,6 +381,21 @@ class _Model:
                 gap = tdim.CumulVar(w) - tdim.CumulVar(u)
                 solver.Add(gap >= v.gap_min - LATEST_TIME * (1 - on))
                 solver.Add(gap <= v.gap_max + LATEST_TIME * (1 - on))
+                if v.link_other_carer:
+                    self._other_carers(v, owners)
+
+    def _other_carers(self, v: Visit, owners: list[int]) -> None:
+        """No person (a split shift is several vehicles of one) does both `v` and the visit
+        it follows: carer identities, not vehicles, must differ."""
+        solver, routing, index_of = self.routing.solver(), self.routing, self.index_of
+        lead = v.follows
+        for a, b in itertools.product(
+            (idx for (vid, _), idx in index_of.items() if vid == lead),
+            (idx for (vid, _), idx in index_of.items() if vid == v.visit_id),
+        ):
+            who_a = solver.Element([-1, *owners], (routing.VehicleVar(a) + 1).Var())
+            who_b = solver.Element([-2, *owners], (routing.VehicleVar(b) + 1).Var())
+            solver.Add(who_a != who_b)
 
     def add_unary_costs(self, extra: np.ndarray) -> None:
         """Per-(vehicle, node) costs as a dimension whose span is charged in the objective."""
@@ -514,6 +530,7 @@ class _Greedy:
         self.worked: dict[str, int] = {}
         self.loaded = [0] * len(vehicles)
         self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
+        self.carers_of: dict[str, set[str]] = {}  # visit id -> carers doing it, once placed
 
     def run(self, *, order: str = "hardest", early: Collection[str] = ()) -> list[list[int]]:
         """Place every visit it can; `order` ``"hardest"`` takes pinned visits first, then
@@ -567,6 +584,9 @@ class _Greedy:
         return total
 
     def _place(self, v: Visit, nodes: list[int], *, linked: bool, fixed: bool) -> None:
+        banned: Collection[str] = ()
+        if linked and v.link_other_carer:
+            banned = self.carers_of.get(v.follows, set())
         if linked:
             if v.follows not in self.start_of:
                 return  # its predecessor is undone, so it is too
@@ -577,9 +597,9 @@ class _Greedy:
                 if self.lo[x] > self.hi[x]:
                     return
         if len(nodes) == 1:
-            self._place_one(v, nodes[0], fixed=fixed)
+            self._place_one(v, nodes[0], fixed=fixed, banned=banned)
         else:
-            self._place_pair(v, nodes[0], nodes[1])
+            self._place_pair(v, nodes[0], nodes[1], banned=banned)
 
     def _options(self, k: int, x: int) -> list[tuple[int, int, int, int]]:
         """Feasible places of node `x` in run `k`: (cost, earliest, latest start, position)."""
@@ -675,11 +695,14 @@ class _Greedy:
         self.runs[k], self.early[k], self.latest[k], self.span[k] = state
         if self.load is not None:
             self.loaded[k] += self.load[x]
+        self.carers_of.setdefault(self.nodes[x][0].visit_id, set()).add(cid)
 
-    def _place_one(self, v: Visit, x: int, *, fixed: bool) -> None:
+    def _place_one(
+        self, v: Visit, x: int, *, fixed: bool, banned: Collection[str] = ()
+    ) -> None:
         options = sorted(
             (cost, first, k, p)
-            for k in self.allowed_of[x]
+            for k in self._open(x, banned)
             for cost, first, _, p in self._options(k, x)
         )
         for _, first, k, p in options:
@@ -691,16 +714,20 @@ class _Greedy:
                     self.start_of[v.visit_id] = first
                 return
 
-    def _place_pair(self, v: Visit, x: int, y: int) -> None:
+    def _open(self, x: int, banned: Collection[str]) -> list[int]:
+        """Vehicles allowed for node `x` whose carer is not `banned`."""
+        return [k for k in self.allowed_of[x] if self.vehicles[k].carer.carer_id not in banned]
+
+    def _place_pair(self, v: Visit, x: int, y: int, *, banned: Collection[str] = ()) -> None:
         """Both copies on two different carers at one start, at least total cost."""
         mine = {
             (node, k): sorted(self._options(k, node))[:_PAIR_OPTIONS]
             for node in (x, y)
-            for k in self.allowed_of[node]
+            for k in self._open(node, banned)
         }
         combos = []
-        for kx in self.allowed_of[x]:
-            for ky in self.allowed_of[y]:
+        for kx in self._open(x, banned):
+            for ky in self._open(y, banned):
                 if self.vehicles[kx].carer.carer_id == self.vehicles[ky].carer.carer_id:
                     continue
                 for cx, fx, lx, px in mine[x, kx]:

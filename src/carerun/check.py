@@ -226,7 +226,7 @@ def _check_together(
     plan: Plan,
     params: SolveParams,
 ) -> list[Violation]:
-    """Double-handed synchrony and linked-visit gaps."""
+    """Double-handed synchrony, linked-visit gaps and linked visits' other carer."""
     out: list[Violation] = []
     undone = {u.visit_id for u in plan.unassigned}
     tol = params.double_handed_tolerance_min * 60
@@ -247,6 +247,13 @@ def _check_together(
             msg = f"visit {vid} is done but the visit it follows, {first.visit_id}, is not"
             out.append(Violation("link", msg, vid, day=visit.day))
         elif first.visit_id in by_visit:
+            shared = {a.carer_id for a in group} & {a.carer_id for a in by_visit[first.visit_id]}
+            if visit.link_other_carer and shared:
+                msg = (
+                    f"visit {vid} must have another carer than {first.visit_id},"
+                    f" but {', '.join(sorted(shared))} does both"
+                )
+                out.append(Violation("link", msg, vid, day=visit.day))
             gap = min(a.start for a in group) - min(a.start for a in by_visit[first.visit_id])
             # Gaps are start to start, in seconds like every time of the model.
             if not visit.gap_min <= gap <= visit.gap_max:

@@ -133,6 +133,8 @@ class Visit:
     gap_min: int = 0
     gap_max: int = 0
     tasks: str = ""
+    # The carer(s) of this visit must differ from those of the visit it `follows`.
+    link_other_carer: bool = False
 
     def __post_init__(self) -> None:
         if not self.visit_id:
@@ -165,6 +167,9 @@ class Visit:
             raise ModelError(msg)
         if self.follows == self.visit_id:
             msg = f"visit {self.visit_id} cannot follow itself"
+            raise ModelError(msg)
+        if self.link_other_carer and not self.follows:
+            msg = f"visit {self.visit_id}: link_other_carer needs `follows`"
             raise ModelError(msg)
 
     @property

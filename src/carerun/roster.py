@@ -479,6 +479,7 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
         "follows": ("after", "linked_to", "follows_visit"),
         "gap_min": ("min_gap",),
         "gap_max": ("max_gap",),
+        "follows_other_carer": ("other_carer",),
         "tasks": ("task", "notes"),
     },
     "carers": {
@@ -1107,6 +1108,10 @@ def _parse_visit(row: _Row, mapping: _Mapping, postcodes: Postcodes | None) -> _
             row.add("gap_max", "is empty: a linked visit needs `gap_max` (minutes)")
         elif v["gap_min"] < 0 or v["gap_max"] < v["gap_min"]:
             row.add("gap_max", "must be at least `gap_min`, and neither negative")
+    other = row.parse("follows_other_carer", _parse_bool)
+    v["link_other_carer"] = bool(other)
+    if other and not v["follows"]:
+        row.add("follows_other_carer", "needs `follows` (the visit whose carer it must not have)")
     v["tasks"] = row.text("tasks")
     return _Parsed(row, v, date)
 
@@ -1471,6 +1476,7 @@ _VISIT_COLUMNS = (
     "follows",
     "gap_min",
     "gap_max",
+    "follows_other_carer",
     "tasks",
 )
 _CARER_COLUMNS = (
@@ -1553,6 +1559,7 @@ def _roster_rows(roster: Roster) -> dict[str, tuple[tuple[str, ...], list[list[A
                 v.follows,
                 _minutes(v.gap_min) if v.follows or v.gap_min else None,
                 _minutes(v.gap_max) if v.follows or v.gap_max else None,
+                "yes" if v.link_other_carer else "",
                 v.tasks,
             ]
         )

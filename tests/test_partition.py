@@ -86,3 +86,16 @@ def test_every_visit_and_carer_in_exactly_one_part(
     for p in parts:
         for v in p.visits:
             assert points.setdefault(v.location.point, p.area) == p.area
+
+
+def test_a_carer_pinned_in_two_towns_keeps_both_pins() -> None:
+    r = roster()
+    visits = list(r.visits)
+    for k in (0, -1):  # one pinned visit in each town, both to w0
+        visits[k] = dataclasses.replace(
+            visits[k], pinned=True, carer_ids=("w0",), planned_start=9 * 3600 + 3600 * (k == 0)
+        )
+    parts = split_day(r.replace(visits=visits), 0, max_visits=50, seed=1)
+    carer_area = {c.carer_id: p.area for p in parts for c in p.carers}
+    where = {v.visit_id: p.area for p in parts for v in p.visits}
+    assert where[visits[0].visit_id] == where[visits[-1].visit_id] == carer_area["w0"]

@@ -460,3 +460,20 @@ def test_parallel_week_on_a_local_cluster_is_checked_and_complete(example_week: 
     assert not [v for v in check(r, plan, m) if v.hard]
     with pytest.raises(InputError, match="max_visits"):
         plan_week(r, m, SolveParams(time_limit=1), max_visits=0)
+
+
+def test_short_of_carers_the_plan_keeps_visits_staffed_today() -> None:
+    # One carer, two visits at the same time: the one with a carer today is kept, although
+    # the other is nearer; without the preference the nearer one would win.
+    home = at(0, 0)
+    alice = carer("A", home, "08:00-10:00", provider="P")
+    kept = visit("today", at(3, 0), "08:30", "08:30", duration=3600, carer_ids=("A",), provider="P")
+    near = visit("new", at(0.5, 0), "08:30", "08:30", duration=3600)
+    r = roster([near, kept], [alice])
+    plan = solve(r)
+    assert plan.carers_of("today") == ("A",)
+    assert [u.visit_id for u in plan.unassigned] == ["new"]
+    indifferent = solve(r, SolveParams(time_limit=1, seed=0, staffed_today=1))
+    assert indifferent.carers_of("new") == ("A",)
+    with pytest.raises(InputError, match="staffed_today"):
+        SolveParams(staffed_today=0)

@@ -58,6 +58,7 @@ def split_day(
     for v, lab in zip(visits, labels, strict=True):
         demand[lab] += v.duration * v.carers_required
     owner = _assign_carers(visits, labels, carers, centres, demand)
+    labels = _follow_pinned_carers(visits, labels, owner)
     parts = []
     for a in range(k):
         part_visits = tuple(v for v, lab in zip(visits, labels, strict=True) if lab == a)
@@ -105,6 +106,37 @@ def _keep_together(visits: Sequence[Visit], labels: np.ndarray) -> list[int]:
                 changed = True
         if not changed:
             break
+    return out
+
+
+def _follow_pinned_carers(
+    visits: Sequence[Visit], labels: list[int], owner: dict[str, int]
+) -> list[int]:
+    """A carer pinned to visits in two areas works in one: move the other pinned visits (and
+    the visits linked to them) to the carer's area, so every pin can be kept."""
+    out = list(labels)
+    index = {v.visit_id: i for i, v in enumerate(visits)}
+    followers: dict[str, list[int]] = {}
+    for i, v in enumerate(visits):
+        if v.follows in index:
+            followers.setdefault(v.follows, []).append(i)
+    for i, v in enumerate(visits):
+        areas = {owner[c] for c in v.carer_ids if c in owner}
+        if not v.pinned or len(areas) != 1:
+            continue
+        target = areas.pop()
+        chain, todo = set(), [i]
+        while todo:  # the whole chain of links through this visit, both ways
+            j = todo.pop()
+            if j in chain:
+                continue
+            chain.add(j)
+            w = visits[j]
+            todo += followers.get(w.visit_id, [])
+            if w.follows in index:
+                todo.append(index[w.follows])
+        for j in chain:
+            out[j] = target
     return out
 
 

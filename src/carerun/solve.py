@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from carerun._errors import InputError, SolveError
 from carerun.matrix import TravelMatrix
-from carerun.model import Plan, Roster, day_name
+from carerun.model import Plan, Roster, Visit, day_name
 from carerun.partition import DEFAULT_MAX_VISITS, Part
 
 FIRST_SOLUTIONS = (
@@ -68,6 +68,10 @@ class SolveParams:
     unassigned
         Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
         that no visit is dropped to save a journey.
+    staffed_today
+        Multiplies `unassigned` for visits fully staffed in the roster as it stands: when there
+        are not enough carers for everything, a plan takes no visit away from a client who has
+        a carer today before it leaves undone a visit that has none.
     continuity
         Cost of a visit done by a carer the client does not know (only for clients who know
         some): free for the client's ``preferred_carers`` and the carers the plan gave them on
@@ -106,6 +110,7 @@ class SolveParams:
     travel: int = 1
     lateness: int = 2
     unassigned: int = 1_000_000
+    staffed_today: int = 2
     continuity: int = 1_800
     duplicate: int = 3_600
     duplicate_metres: float = 50.0
@@ -138,6 +143,8 @@ class SolveParams:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 msg = f"`{name}` must be a whole number, zero or more (got {value!r})"
                 raise InputError(msg)
+        if self.staffed_today < 1:
+            raise InputError("`staffed_today` must be at least 1 (1 = no preference)")
         if not isinstance(self.respect_providers, bool):
             raise InputError("`respect_providers` must be true or false")
         if self.duplicate_metres < 0:
@@ -345,6 +352,22 @@ def _even_weekly_budget(roster: Roster, days: Collection[int]) -> dict[str, int]
     return out
 
 
+def _weigh_staffed_today(roster: Roster, visits: Iterable[Visit], factor: int) -> Roster:
+    """`roster` with the priority of `visits` fully staffed as it stands multiplied by `factor`
+    (the solver's cost of leaving a visit undone is ``unassigned × priority``)."""
+    staffed = {v.visit_id for v in visits if len(v.carer_ids) == v.carers_required}
+    if factor == 1 or not staffed:
+        return roster
+    return roster.replace(
+        visits=[
+            dataclasses.replace(v, priority=max(1, v.priority) * factor)
+            if v.visit_id in staffed
+            else v
+            for v in roster.visits
+        ]
+    )
+
+
 def _part_roster(roster: Roster, part: Part) -> Roster:
     """The part's visits and carers as a roster of their own (links and pins kept inside it)."""
     inside = {c.carer_id for c in part.carers}
@@ -392,6 +415,7 @@ def _plan_one(
         )
         familiar[client] = frozenset(c for v in theirs for c in v.carer_ids)
     sub = roster if part is None or part.area < 0 else _part_roster(roster, part)
+    sub = _weigh_staffed_today(sub, visits, params.staffed_today)
     result = _ortools.solve_day(
         sub, matrix, day, params, preferred=preferred, familiar=familiar, seconds_left=left
     )

@@ -98,3 +98,12 @@ def test_sheet_titles_are_valid_and_unique() -> None:
     titles = [_sheet_title(x, taken) for x in ("a/b", "a:b", "'q'", "x" * 40, "x" * 40)]
     assert titles[:3] == ["a_b", "a_b~2", "q"]
     assert all(len(t) <= 31 for t in titles) and len(set(titles)) == len(titles)
+
+
+def test_what_to_do_lists_each_task_once() -> None:
+    from carerun.runsheets import _what_to_do
+
+    assert _what_to_do("supper, help to bed; medication", "medication;hoist") == (
+        "supper, help to bed; medication; hoist"
+    )
+    assert _what_to_do("", "") == ""

@@ -117,6 +117,12 @@ def runsheet_days(roster: Roster, plan: Plan) -> list[RunsheetDay]:
     return days
 
 
+def _what_to_do(tasks: str, skills: str) -> str:
+    """Tasks then the skills the visit needs, each once: a carer reads it at the door."""
+    items = [x.strip() for text in (tasks, skills) for x in text.split(";") if x.strip()]
+    return "; ".join(dict.fromkeys(items))
+
+
 def _row_values(r: RunsheetRow) -> tuple[Any, ...]:
     return (
         r.start,
@@ -235,7 +241,7 @@ def _sheet_html(d: RunsheetDay) -> str:
             f'<tr class="travel"><td colspan="7">travel {r.travel_before_min:g} min'
             f" ({r.distance_before_km:g} km)</td></tr>"
         )
-        todo = "; ".join(x for x in (r.tasks, r.skills) if x)
+        todo = _what_to_do(r.tasks, r.skills)
         address = ", ".join(x for x in (r.address, r.postcode) if x)
         parts.append(
             f"<tr><td>{_e(r.start)}</td><td>{_e(r.end)}</td>"

@@ -301,7 +301,8 @@ def plan_week(
             labels=[p.label for p in parts],
             progress=progress,
         )
-    plan = _merge(plans, label="week" if days is None else "+".join(map(day_name, todo)))
+    label = "plan" if days is None else "plan " + "+".join(map(day_name, todo))
+    plan = _merge(plans, label=label)
     if len(parts) > len(todo) or workers > 1 or scheduler is not None:
         plan = absorb_unassigned(roster, plan, matrix, respect_providers=params.respect_providers)
     assert_valid(roster, plan, matrix, params=params)

@@ -642,3 +642,30 @@ def test_follows_other_carer_round_trips_and_needs_follows(tmp_path: Path) -> No
     assert any(p.row == row and p.column == "follows_other_carer" for p in result.errors), [
         str(p) for p in result.errors
     ]
+
+
+def test_validate_with_osm_warns_about_doors_off_the_network(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from carerun.examples import example_roster_path
+
+    # The bundled week lies in Helsinki, on the embedded network: no warning, exit 0.
+    assert main(["validate", str(example_roster_path()), "--osm", "default"]) == 0
+    assert "outside" not in capsys.readouterr().out.lower()
+
+
+def test_validate_with_osm_warns_about_a_week_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    from carerun.examples import example_roster_path
+
+    roster = read_roster(example_roster_path())
+    north = [
+        dataclasses.replace(v, location=dataclasses.replace(v.location, lat=v.location.lat + 1))
+        for v in roster.visits
+    ]
+    moved = write_roster(roster.replace(visits=north), tmp_path / "moved")
+    assert main(["validate", str(moved), "--osm", "default"]) == 0  # warnings only
+    assert "outside" in capsys.readouterr().out.lower()

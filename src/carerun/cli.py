@@ -85,13 +85,22 @@ def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("roster", type=Path, metavar="ROSTER", help="roster folder or .xlsx workbook")
     p.add_argument("--mapping", type=Path, metavar="FILE", help="TOML mapping of another export")
     p.add_argument("--postcodes", type=Path, metavar="FILE", help="postcode lookup CSV")
+    p.add_argument("--osm", metavar="SOURCE",
+                   help="also warn about doors and bases outside this road network's area")
     p.set_defaults(run=_run_validate)
 
 
 def _run_validate(args: argparse.Namespace) -> int:
     from carerun.roster import validate_roster
 
-    result = validate_roster(args.roster, mapping=args.mapping, postcodes=args.postcodes)
+    within = None
+    if args.osm:
+        from carerun.network import load_network
+
+        within = load_network(args.osm).contains
+    result = validate_roster(
+        args.roster, mapping=args.mapping, postcodes=args.postcodes, within=within
+    )
     for problem in result.problems:
         print(problem)
     print(result.verdict())

@@ -522,13 +522,10 @@ def _add_map(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _run_map(args: argparse.Namespace) -> int:
     from carerun.asis import asis_plan
-    from carerun.duplicates import find_duplicates
-    from carerun.geo import coverage_layers, write_coverage
-    from carerun.maps import coverage_figures, write_map
+    from carerun.coordination import write_meeting_map
     from carerun.matrix import roster_matrix
     from carerun.network import load_network
     from carerun.place import read_plan_folder
-    from carerun.plot import plot_all
     from carerun.roster import read_roster
 
     if args.plan is not None and not args.plan.is_dir():
@@ -546,23 +543,15 @@ def _run_map(args: argparse.Namespace) -> int:
     else:
         plan, label = asis_plan(roster, matrix), "as it stands"
     print("Building overlays, isochrones and routes …", file=sys.stderr)
-    layers = coverage_layers(
-        roster,
-        plan=plan,
-        network=network,
-        duplicates=find_duplicates(roster, plan),
-        cell_m=args.cell_m,
-        min_clients=args.min_clients,
-    )
-    out = Path(args.out)
-    gpkg = write_coverage(layers, out / "coverage.gpkg")
-    figures = coverage_figures(layers, roster)
     title = args.title or f"Coverage: {roster.name or args.roster.stem} ({label})"
-    html_path = write_map(layers, out / "map.html", network=network, title=title, figures=figures)
-    pngs = plot_all(layers, out / "figures", network=network)
+    figures, paths = write_meeting_map(
+        roster, plan, args.out, network=network, label=label, cell_m=args.cell_m,
+        min_clients=args.min_clients, title=title,
+    )
     for name, value in figures.items():
         print(f"  {name}: {value}")
-    print(f"Wrote {gpkg.name}, {html_path.name} and {len(pngs)} figures (figures/) to {out}")
+    pngs = [p for p in paths if p.suffix == ".png"]
+    print(f"Wrote coverage.gpkg, map.html and {len(pngs)} figures (figures/) to {args.out}")
     return EXIT_OK
 
 

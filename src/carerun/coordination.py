@@ -63,7 +63,7 @@ def write_coordination(
             network=network,
             events=events,
             label="plan" if plan is not None else "as it stands",
-        )
+        )[1]
     figures = report_figures(roster, asis, plan, matrix=matrix, extra_kpis=extra_kpis)
     return figures, paths
 
@@ -79,8 +79,11 @@ def write_meeting_map(
     cell_m: float = 500.0,
     min_clients: int = 3,
     title: str | None = None,
-) -> list[Path]:
-    """``map.html``, ``coverage.gpkg`` and ``figures/*.png`` for one plan."""
+) -> tuple[dict[str, Any], list[Path]]:
+    """``map.html``, ``coverage.gpkg`` and ``figures/*.png`` for one plan.
+
+    Returns the map's title-block figures and the paths written.
+    """
     from carerun.geo import coverage_layers, write_coverage
     from carerun.maps import coverage_figures, write_map
     from carerun.plot import plot_all
@@ -96,11 +99,7 @@ def write_meeting_map(
     )
     gpkg = write_coverage(layers, out / "coverage.gpkg")
     heading = title or f"Coverage: {roster.name or 'roster'} ({label})"
-    page = write_map(
-        layers,
-        out / "map.html",
-        network=network,
-        title=heading,
-        figures=coverage_figures(layers, roster),
-    )
-    return [gpkg, page, *plot_all(layers, out / "figures", network=network).values()]
+    figures = coverage_figures(layers, roster)
+    page = write_map(layers, out / "map.html", network=network, title=heading, figures=figures)
+    pngs = plot_all(layers, out / "figures", network=network).values()
+    return dict(figures), [gpkg, page, *pngs]

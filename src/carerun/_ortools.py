@@ -48,7 +48,9 @@ this module.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import random
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +59,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from carerun._errors import InputError, SolveError
+from carerun._parts import Part, choose_part, partners_of
 from carerun.matrix import TravelMatrix, haversine_metres
 from carerun.model import (
     LATEST_TIME,
@@ -84,6 +87,16 @@ _STATUS = {
 }
 # Share of the time limit OR-Tools' own first solution may take (the rest is local search).
 _FIRST_SHARE = 0.2
+# The whole day is searched in rounds of this share of the time limit (at least 1 s) while a
+# round gains at least _STALLED of the objective, for at most _WHOLE_SHARE of the time limit.
+_WHOLE_ROUND = 0.1
+_WHOLE_SHARE = 0.6
+_STALLED = 0.001
+# Seconds of search per visit of a part (and at least _PART_MIN_SECONDS).
+_PART_SECONDS_PER_NODE = 0.01
+_PART_MIN_SECONDS = 0.2
+# Parts in a row that gain nothing before the whole day is searched again for a round.
+_PART_FAILURES = 8
 # Orders in which the greedy first solution takes the visits (see _Greedy.run).
 _ORDERS = ("hardest", "time")
 # Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
@@ -204,15 +217,13 @@ def solve_day(
     # both are cheap, so build both and keep the cheaper.
     first_routes = min((greedy(order) for order in _ORDERS), key=lambda g: g.cost()).runs
 
-    model = _Model(nodes, vehicles, travel, service, params, late)
-    model.add_work_limits(limits)
-    model.add_allowed(allowed_of)
-    model.add_synchrony(params)
-    model.add_unary_costs(extra)
-    if load is not None and caps is not None:
-        model.add_load(load, caps)
-
+    data = _DayModel(
+        nodes, vehicles, travel, service, params, late, limits, allowed_of, extra, load, caps
+    )
+    model = data.build()
     best, first = model.search(first_routes, params, search_began)
+    if params.lns and params.solution_limit is None:
+        best = _improve_by_parts(data, model, best, search_began + params.time_limit)
 
     assignments: list[Assignment] = []
     travel_home: dict[tuple[str, int], int] = {}
@@ -269,6 +280,143 @@ def solve_day(
 
 
 @dataclass(frozen=True)
+class _DayModel:
+    """Everything a routing model of the day is built from, so that a part of the day (some
+    vehicles and nodes) can be built as a model of its own."""
+
+    nodes: list[tuple[Visit, int]]
+    vehicles: list[_Vehicle]
+    travel: Mapping[Mode, np.ndarray]
+    service: np.ndarray
+    params: SolveParams
+    late: int
+    limits: Mapping[str, int]
+    allowed_of: list[list[int]]
+    extra: np.ndarray
+    load: list[int] | None
+    caps: list[int] | None
+
+    def build(self) -> _Model:
+        """The model of the whole day."""
+        return self._model(
+            self.nodes, self.vehicles, self.travel, self.service, self.allowed_of, self.extra,
+            self.load, self.caps, {},
+        )
+
+    def part(self, part: Part) -> _Model:
+        """The model of `part` alone: its nodes and vehicles, numbered in their order there."""
+        keep, fleet = part.nodes, part.vehicles
+        n = len(self.nodes)
+        rows = [*keep, *(n + k for k in fleet)]
+        at = {k: i for i, k in enumerate(fleet)}
+        allowed = [
+            [
+                at[k]
+                for k in self.allowed_of[x]
+                if k in at and self.vehicles[k].carer.carer_id not in part.banned.get(x, ())
+            ]
+            for x in keep
+        ]
+        extra = self.extra[np.ix_(fleet, keep)]
+        return self._model(
+            [self.nodes[x] for x in keep],
+            [self.vehicles[k] for k in fleet],
+            {m: t[np.ix_(rows, rows)] for m, t in self.travel.items()},
+            self.service[rows],
+            allowed,
+            # Costs count above each node's cheapest vehicle of the part (see _unary_costs).
+            extra - extra.min(axis=0),
+            None if self.load is None else [self.load[x] for x in keep],
+            None if self.caps is None else [self.caps[k] for k in fleet],
+            {i: part.fixed[x] for i, x in enumerate(keep) if x in part.fixed},
+        )
+
+    def _model(
+        self,
+        nodes: list[tuple[Visit, int]],
+        vehicles: list[_Vehicle],
+        travel: Mapping[Mode, np.ndarray],
+        service: np.ndarray,
+        allowed_of: list[list[int]],
+        extra: np.ndarray,
+        load: list[int] | None,
+        caps: list[int] | None,
+        fixed: Mapping[int, int],
+    ) -> _Model:
+        model = _Model(nodes, vehicles, travel, service, self.params, self.late, fixed)
+        model.add_work_limits(self.limits)
+        model.add_allowed(allowed_of)
+        model.add_synchrony(self.params)
+        model.add_unary_costs(extra)
+        if load is not None and caps is not None:
+            model.add_load(load, caps)
+        return model
+
+
+def _improve_by_parts(
+    data: _DayModel, whole: _Model, best: _Solution, deadline: float
+) -> _Solution:
+    """Large neighbourhood search: re-solve parts of the plan (a few nearby carers' routes and
+    undone visits near them, see :mod:`carerun._parts`) as small models until `deadline`,
+    keeping each new part that costs less; after _PART_FAILURES parts in a row gain nothing,
+    search the whole day again for a round."""
+    params = data.params
+    rng = random.Random(params.seed)
+    partners = partners_of(data.nodes)
+    owner = [veh.carer.carer_id for veh in data.vehicles]
+    # Nearness of visits by the first mode's journeys: only used to choose parts.
+    near = next(iter(data.travel.values()))
+    routes = {k: stops for k, (stops, _, _) in best.routes.items()}
+    spans = {k: (begin, finish) for k, (_, begin, finish) in best.routes.items()}
+    objective = best.objective
+    rounds = failures = 0
+    chunk = max(1.0, params.time_limit * _WHOLE_ROUND)
+    while True:
+        rounds += 1
+        if failures >= _PART_FAILURES and time.perf_counter() + chunk <= deadline:
+            failures = 0
+            every = [[x for x, _ in routes.get(k, ())] for k in range(len(data.vehicles))]
+            again = whole.solve_part(every, params, chunk)
+            if again is not None:
+                routes = {k: stops for k, (stops, _, _) in again[1].routes.items()}
+                spans = {k: (begin, finish) for k, (_, begin, finish) in again[1].routes.items()}
+                objective = again[1].objective
+            continue
+        done = {x for stops in routes.values() for x, _ in stops}
+        undone = [x for x in range(len(data.nodes)) if x not in done]
+        part = choose_part(
+            routes, undone, travel=near, owner=owner, allowed_of=data.allowed_of,
+            partners=partners, rng=rng,
+        )
+        if part is None:
+            break
+        seconds = max(_PART_MIN_SECONDS, _PART_SECONDS_PER_NODE * len(part.nodes))
+        if time.perf_counter() + seconds > deadline:
+            break
+        position = {x: i for i, x in enumerate(part.nodes)}
+        current = [[position[x] for x, _ in routes.get(k, ())] for k in part.vehicles]
+        model = data.part(part)
+        part_params = dataclasses.replace(params, seed=params.seed + rounds)
+        result = model.solve_part(current, part_params, seconds)
+        if result is None:
+            failures += 1
+            continue
+        failures = 0
+        before, found = result
+        for k in part.vehicles:
+            routes.pop(k, None)
+            spans.pop(k, None)
+        for i, (stops, begin, finish) in found.routes.items():
+            k = part.vehicles[i]
+            routes[k] = [(part.nodes[x], t) for x, t in stops]
+            spans[k] = (begin, finish)
+        objective += found.objective - before
+    return _Solution(
+        objective, {k: (stops, *spans[k]) for k, stops in routes.items() if stops}
+    )
+
+
+@dataclass(frozen=True)
 class _Solution:
     """A solution read out of OR-Tools: per used vehicle, (node, start) stops and its span."""
 
@@ -287,9 +435,14 @@ class _Model:
         service: np.ndarray,
         params: SolveParams,
         late: int,
+        fixed: Mapping[int, int] | None = None,
     ) -> None:
+        """`fixed` maps nodes that must be done, at the given start (a part's visits tied to
+        visits outside it)."""
         self.nodes, self.vehicles = nodes, vehicles
+        fixed = fixed or {}
         self.first_objective = 0
+        self.closed = False
         n_nodes = len(nodes) + len(vehicles)
         ends = [len(nodes) + i for i in range(len(vehicles))]
         self.manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), ends, ends)
@@ -315,13 +468,16 @@ class _Model:
             idx = manager.NodeToIndex(node)
             self.index_of[v.visit_id, k] = idx
             cumul = tdim.CumulVar(idx)
-            if v.pinned and v.planned_start is not None:
+            if node in fixed:
+                cumul.SetRange(fixed[node], fixed[node])
+            elif v.pinned and v.planned_start is not None:
                 cumul.SetRange(v.planned_start, v.planned_start)
             else:
                 cumul.SetRange(v.window.start, v.window.end + late)
-                if late:
-                    tdim.SetCumulVarSoftUpperBound(idx, v.window.end, params.lateness)
-            routing.AddDisjunction([idx], params.unassigned * max(1, v.priority))
+            if late and not (v.pinned and v.planned_start is not None):
+                tdim.SetCumulVarSoftUpperBound(idx, v.window.end, params.lateness)
+            if node not in fixed:
+                routing.AddDisjunction([idx], params.unassigned * max(1, v.priority))
         for k, veh in enumerate(vehicles):
             start, end = tdim.CumulVar(routing.Start(k)), tdim.CumulVar(routing.End(k))
             start.SetRange(veh.shift.start, veh.shift.end)
@@ -363,7 +519,7 @@ class _Model:
         for v, k in self.nodes:
             if k:
                 continue
-            if v.double_handed:
+            if v.double_handed and (v.visit_id, 1) in index_of:
                 a, b = index_of[v.visit_id, 0], index_of[v.visit_id, 1]
                 solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
                 # Vehicle -1 (inactive) maps to distinct sentinels so "neither" stays feasible.
@@ -429,6 +585,7 @@ class _Model:
         routing, manager = self.routing, self.manager
         deadline = began + params.time_limit
         routing.CloseModelWithParameters(_search_parameters(params, params.first_solution, 1.0))
+        self.closed = True
         routing.solver().ReSeed(params.seed)
         routes = [[manager.NodeToIndex(n) for n in route] for route in first_routes]
         start: pywrapcp.Assignment | None = routing.ReadAssignmentFromRoutes(routes, True)
@@ -455,11 +612,55 @@ class _Model:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
                 raise SolveError(msg)
         self.first_objective = int(start.ObjectiveValue())
-        left = max(deadline - time.perf_counter(), params.time_limit * 0.1)
+        if not params.lns or params.solution_limit is not None:
+            left = max(deadline - time.perf_counter(), params.time_limit * 0.1)
+            found = routing.SolveFromAssignmentWithParameters(
+                start, _search_parameters(params, params.first_solution, left)
+            )
+            return self._read(found if found is not None else start), origin
+        # Guided local search of the whole day in rounds, until a round gains little; what is
+        # left of the time goes to re-solving parts of the plan (_improve_by_parts).
+        chunk = max(1.0, params.time_limit * _WHOLE_ROUND)
+        stop = began + params.time_limit * _WHOLE_SHARE
+        best = start
+        while True:
+            left = min(chunk, deadline - time.perf_counter())
+            if left <= 0:
+                break
+            found = routing.SolveFromAssignmentWithParameters(
+                best, _search_parameters(params, params.first_solution, left)
+            )
+            if found is None:
+                break
+            gain = best.ObjectiveValue() - found.ObjectiveValue()
+            best = found
+            if gain < _STALLED * abs(found.ObjectiveValue()) or time.perf_counter() >= stop:
+                break
+        return self._read(best), origin
+
+    def solve_part(
+        self, routes: Sequence[Sequence[int]], params: SolveParams, seconds: float
+    ) -> tuple[int, _Solution] | None:
+        """Re-solve this (part) model from `routes` (nodes per vehicle): the objective of the
+        routes as given and the better solution found, or None when it is no better."""
+        routing, manager = self.routing, self.manager
+        if not self.closed:
+            routing.CloseModelWithParameters(
+                _search_parameters(params, params.first_solution, 1.0)
+            )
+            self.closed = True
+        routing.solver().ReSeed(params.seed)
+        indices = [[manager.NodeToIndex(n) for n in route] for route in routes]
+        start = routing.ReadAssignmentFromRoutes(indices, True)
+        if start is None:
+            return None
+        before = int(start.ObjectiveValue())
         found = routing.SolveFromAssignmentWithParameters(
-            start, _search_parameters(params, params.first_solution, left)
+            start, _search_parameters(params, params.first_solution, seconds)
         )
-        return self._read(found if found is not None else start), origin
+        if found is None or found.ObjectiveValue() >= before:
+            return None
+        return before, self._read(found)
 
     def _read(self, found: pywrapcp.Assignment) -> _Solution:
         routing, manager, tdim = self.routing, self.manager, self.tdim

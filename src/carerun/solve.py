@@ -99,6 +99,12 @@ class SolveParams:
         OR-Tools first-solution strategy, one of :data:`FIRST_SOLUTIONS`.
     metaheuristic
         OR-Tools local-search metaheuristic, one of :data:`METAHEURISTICS`.
+    lns
+        Once the metaheuristic's search of the whole day stalls (a round of a tenth of the time
+        limit gains under 0.1 %, or 60 % of the limit is spent), spend the rest re-solving parts
+        of the plan: a few nearby carers' routes and the undone visits near them, each as a
+        small model, keeping what costs less (large neighbourhood search). Not used with a
+        `solution_limit`, whose runs stay reproducible whatever the machine's speed.
     log
         Print the solver's search log.
     """
@@ -121,6 +127,7 @@ class SolveParams:
     respect_providers: bool = False
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    lns: bool = True
     log: bool = False
 
     def __post_init__(self) -> None:
@@ -145,8 +152,10 @@ class SolveParams:
                 raise InputError(msg)
         if self.staffed_today < 1:
             raise InputError("`staffed_today` must be at least 1 (1 = no preference)")
-        if not isinstance(self.respect_providers, bool):
-            raise InputError("`respect_providers` must be true or false")
+        for name in ("respect_providers", "lns", "log"):
+            if not isinstance(getattr(self, name), bool):
+                msg = f"`{name}` must be true or false"
+                raise InputError(msg)
         if self.duplicate_metres < 0:
             raise InputError("`duplicate_metres` cannot be negative")
         if self.gender_rule not in ("hard", "soft"):

@@ -477,3 +477,28 @@ def test_short_of_carers_the_plan_keeps_visits_staffed_today() -> None:
     assert indifferent.carers_of("new") == ("A",)
     with pytest.raises(InputError, match="staffed_today"):
         SolveParams(staffed_today=0)
+
+
+def test_large_neighbourhood_search_keeps_pairs_and_links_valid() -> None:
+    # Eight carers and 36 visits, a quarter of them double-handed and some linked, spread over
+    # a morning: the whole-day search stalls fast on a day this small, so most of the time goes
+    # to re-solving parts, whose copies and links tied to the rest of the plan must hold.
+    visits = []
+    for i in range(36):
+        kw: dict[str, Any] = {}
+        if i % 4 == 0:
+            kw["carers_required"] = 2
+        if i % 9 == 5:
+            kw.update(follows=f"v{i - 1}", gap_min=3600, gap_max=5400)
+        hour = 7 + (i % 6)
+        visits.append(
+            visit(f"v{i}", at(i % 6, i // 6), f"{hour:02d}:00", f"{hour:02d}:45", **kw)
+        )
+    carers = [carer(f"C{n}", at(n % 4 * 2, n // 4 * 3), "06:30-14:00") for n in range(8)]
+    plan = solve(roster(visits, carers), SolveParams(time_limit=3.0, seed=2))
+    assert plan.stats["parts_tried"] > 0
+    assert not plan.unassigned
+    for v in visits:
+        if v.carers_required == 2:
+            pair = [a for a in plan.assignments if a.visit_id == v.visit_id]
+            assert len({a.carer_id for a in pair}) == 2 and pair[0].start == pair[1].start

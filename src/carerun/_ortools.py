@@ -222,8 +222,9 @@ def solve_day(
     )
     model = data.build()
     best, first = model.search(first_routes, params, search_began)
+    parts = (0, 0)
     if params.lns and params.solution_limit is None:
-        best = _improve_by_parts(data, model, best, search_began + params.time_limit)
+        best, parts = _improve_by_parts(data, model, best, search_began + params.time_limit)
 
     assignments: list[Assignment] = []
     travel_home: dict[tuple[str, int], int] = {}
@@ -274,6 +275,8 @@ def solve_day(
             "first_objective": float(model.first_objective),
             "first_from_ortools": float(first not in ("carerun", "ALL_UNPERFORMED")),
             "vehicles": float(len(vehicles)),
+            "parts_tried": float(parts[0]),
+            "parts_improved": float(parts[1]),
         },
     )
     return DayResult(plan, work)
@@ -355,11 +358,12 @@ class _DayModel:
 
 def _improve_by_parts(
     data: _DayModel, whole: _Model, best: _Solution, deadline: float
-) -> _Solution:
+) -> tuple[_Solution, tuple[int, int]]:
     """Large neighbourhood search: re-solve parts of the plan (a few nearby carers' routes and
     undone visits near them, see :mod:`carerun._parts`) as small models until `deadline`,
     keeping each new part that costs less; after _PART_FAILURES parts in a row gain nothing,
-    search the whole day again for a round."""
+    search the whole day again for a round. Also returns how many parts were tried and how
+    many of them improved the plan."""
     params = data.params
     rng = random.Random(params.seed)
     partners = partners_of(data.nodes)
@@ -369,7 +373,7 @@ def _improve_by_parts(
     routes = {k: stops for k, (stops, _, _) in best.routes.items()}
     spans = {k: (begin, finish) for k, (_, begin, finish) in best.routes.items()}
     objective = best.objective
-    rounds = failures = 0
+    rounds = failures = tried = improved = 0
     chunk = max(1.0, params.time_limit * _WHOLE_ROUND)
     while True:
         rounds += 1
@@ -398,10 +402,12 @@ def _improve_by_parts(
         model = data.part(part)
         part_params = dataclasses.replace(params, seed=params.seed + rounds)
         result = model.solve_part(current, part_params, seconds)
+        tried += 1
         if result is None:
             failures += 1
             continue
         failures = 0
+        improved += 1
         before, found = result
         for k in part.vehicles:
             routes.pop(k, None)
@@ -411,9 +417,10 @@ def _improve_by_parts(
             routes[k] = [(part.nodes[x], t) for x, t in stops]
             spans[k] = (begin, finish)
         objective += found.objective - before
-    return _Solution(
+    solution = _Solution(
         objective, {k: (stops, *spans[k]) for k, stops in routes.items() if stops}
     )
+    return solution, (tried, improved)
 
 
 @dataclass(frozen=True)

@@ -60,13 +60,15 @@ def choose_part(
     allowed_of: Sequence[Sequence[int]],
     partners: Sequence[Sequence[int]],
     rng: random.Random,
+    size: int = PART_NODES,
 ) -> Part | None:
     """A random route and its nearest neighbours, every vehicle of the carers concerned, and
     the nearest undone visits they may do. A route's nearness to the random one is the mean,
     over the random route's visits, of the journey to the route's nearest visit.
 
     `routes` maps each used vehicle to its ``(node, start)`` stops; `owner` gives each
-    vehicle's carer. None when fewer than two routes are in use.
+    vehicle's carer. Routes are added while their visits number at most `size` (two routes
+    at least). None when fewer than two routes are in use.
     """
     used = sorted(k for k, stops in routes.items() if stops)
     if len(used) < 2:
@@ -81,7 +83,7 @@ def choose_part(
     chosen: list[int] = []
     count = 0
     for k in sorted(used, key=lambda k: (near[k], k)):
-        if len(chosen) >= 2 and count + len(routes[k]) > PART_NODES:
+        if len(chosen) >= 2 and count + len(routes[k]) > size:
             break
         chosen.append(k)
         count += len(routes[k])

@@ -38,9 +38,19 @@ constraints reject, so on a real week they return nothing. The first solution is
 instead (:class:`_Greedy`: each visit at its cheapest feasible place, hardest visits first or
 all in time order, whichever costs less; both copies of a double-handed visit together on two
 carers at one start; followers inside their gap), handed to OR-Tools with
-``ReadAssignmentFromRoutes``, and improved by the metaheuristic for the rest of the time limit
-(one search, not several sharing it). Without synchronised visits OR-Tools' own first
-solution (``first_solution``) is also built, on a short budget, and the better one is kept.
+``ReadAssignmentFromRoutes``. Without synchronised visits OR-Tools' own first solution
+(``first_solution``) is also built, on a short budget, and the better one is kept.
+
+The metaheuristic then searches the whole day in rounds (a tenth of the time limit, at least
+1 s) while a round still gains 0.1 % of the objective, for at most 60 % of the limit. The rest
+goes to a large neighbourhood search (``SolveParams.lns``, :func:`_improve_by_parts`): a few
+nearby carers' routes and undone visits near them (:mod:`carerun._parts`) are built as a model
+of their own (:class:`_DayModel`), searched from their current routes for about 0.01 s a
+visit, and kept when they cost less. OR-Tools' moves shift one or two visits at a time across
+a whole day; a small model lets the same moves reshape several routes together. Visits tied to
+ones outside the part keep their start and stay off the partner's carer, so the plan stays
+valid. After eight parts in a row gain nothing, the whole day is searched again for a round.
+With a ``solution_limit`` the day is searched once, whole, so runs stay reproducible.
 
 The results come back as carerun :class:`~carerun.model.Plan` objects; no OR-Tools type leaves
 this module.
@@ -87,11 +97,10 @@ _STATUS = {
 }
 # Share of the time limit OR-Tools' own first solution may take (the rest is local search).
 _FIRST_SHARE = 0.2
-# The whole day is searched in rounds of this share of the time limit (at least 1 s) while a
-# round gains at least _STALLED of the objective, for at most _WHOLE_SHARE of the time limit.
+# The whole day is searched until it finds no better plan for this share of the time limit
+# (at least 1 s), for at most _WHOLE_SHARE of the limit; also the length of a later round.
 _WHOLE_ROUND = 0.1
 _WHOLE_SHARE = 0.6
-_STALLED = 0.001
 # Seconds of search per visit of a part (and at least _PART_MIN_SECONDS).
 _PART_SECONDS_PER_NODE = 0.01
 _PART_MIN_SECONDS = 0.2
@@ -423,6 +432,30 @@ def _improve_by_parts(
     return solution, (tried, improved)
 
 
+class _Stall:
+    """A search limit that stops a search once it has found no better plan for a while."""
+
+    def __init__(self, routing: pywrapcp.RoutingModel) -> None:
+        self.routing = routing
+        self.window = 0.0
+        self.best = 0
+        self.last = 0.0
+
+    def arm(self, window: float) -> None:
+        self.window, self.best, self.last = window, 2**62, time.perf_counter()
+
+    def disarm(self) -> None:
+        self.window = 0.0
+
+    def seen(self) -> None:
+        cost = self.routing.CostVar().Value()
+        if self.window and cost < self.best:
+            self.best, self.last = cost, time.perf_counter()
+
+    def stalled(self) -> bool:
+        return bool(self.window) and time.perf_counter() - self.last > self.window
+
+
 @dataclass(frozen=True)
 class _Solution:
     """A solution read out of OR-Tools: per used vehicle, (node, start) stops and its span."""
@@ -591,6 +624,10 @@ class _Model:
         """
         routing, manager = self.routing, self.manager
         deadline = began + params.time_limit
+        if params.lns and params.solution_limit is None:
+            self.stall = _Stall(routing)
+            routing.AddAtSolutionCallback(self.stall.seen)
+            routing.AddSearchMonitor(routing.solver().CustomLimit(self.stall.stalled))
         routing.CloseModelWithParameters(_search_parameters(params, params.first_solution, 1.0))
         self.closed = True
         routing.solver().ReSeed(params.seed)
@@ -625,25 +662,18 @@ class _Model:
                 start, _search_parameters(params, params.first_solution, left)
             )
             return self._read(found if found is not None else start), origin
-        # Guided local search of the whole day in rounds, until a round gains little; what is
-        # left of the time goes to re-solving parts of the plan (_improve_by_parts).
-        chunk = max(1.0, params.time_limit * _WHOLE_ROUND)
+        # One guided local search of the whole day until it stalls (no better plan for a
+        # while); what is left of the time goes to re-solving parts (_improve_by_parts).
         stop = began + params.time_limit * _WHOLE_SHARE
-        best = start
-        while True:
-            left = min(chunk, deadline - time.perf_counter())
-            if left <= 0:
-                break
-            found = routing.SolveFromAssignmentWithParameters(
-                best, _search_parameters(params, params.first_solution, left)
-            )
-            if found is None:
-                break
-            gain = best.ObjectiveValue() - found.ObjectiveValue()
-            best = found
-            if gain < _STALLED * abs(found.ObjectiveValue()) or time.perf_counter() >= stop:
-                break
-        return self._read(best), origin
+        self.stall.arm(max(1.0, params.time_limit * _WHOLE_ROUND))
+        found = routing.SolveFromAssignmentWithParameters(
+            start,
+            _search_parameters(
+                params, params.first_solution, max(stop - time.perf_counter(), 0.1)
+            ),
+        )
+        self.stall.disarm()
+        return self._read(found if found is not None else start), origin
 
     def solve_part(
         self, routes: Sequence[Sequence[int]], params: SolveParams, seconds: float

@@ -43,6 +43,7 @@ def solve_carerun(inst: Instance, seconds: float, seed: int = 0) -> dict[str, An
         continuity=0,
         unassigned=10_000_000,
         first_solution="SAVINGS",
+        lns=True,
     )
     started = time.perf_counter()
     plan = _ortools.solve_day(roster, matrix, 0, params, demand=demand, capacity=capacity).plan

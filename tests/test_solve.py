@@ -495,7 +495,7 @@ def test_large_neighbourhood_search_keeps_pairs_and_links_valid() -> None:
             visit(f"v{i}", at(i % 6, i // 6), f"{hour:02d}:00", f"{hour:02d}:45", **kw)
         )
     carers = [carer(f"C{n}", at(n % 4 * 2, n // 4 * 3), "06:30-14:00") for n in range(8)]
-    plan = solve(roster(visits, carers), SolveParams(time_limit=3.0, seed=2))
+    plan = solve(roster(visits, carers), SolveParams(time_limit=3.0, seed=2, lns=True))
     assert plan.stats["parts_tried"] > 0
     assert not plan.unassigned
     for v in visits:

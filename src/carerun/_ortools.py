@@ -41,15 +41,16 @@ carers at one start; followers inside their gap), handed to OR-Tools with
 ``ReadAssignmentFromRoutes``. Without synchronised visits OR-Tools' own first solution
 (``first_solution``) is also built, on a short budget, and the better one is kept.
 
-The metaheuristic then searches the whole day in rounds (a tenth of the time limit, at least
-1 s) while a round still gains 0.1 % of the objective, for at most 60 % of the limit. The rest
-goes to a large neighbourhood search (``SolveParams.lns``, :func:`_improve_by_parts`): a few
-nearby carers' routes and undone visits near them (:mod:`carerun._parts`) are built as a model
-of their own (:class:`_DayModel`), searched from their current routes for about 0.01 s a
-visit, and kept when they cost less. OR-Tools' moves shift one or two visits at a time across
-a whole day; a small model lets the same moves reshape several routes together. Visits tied to
-ones outside the part keep their start and stay off the partner's carer, so the plan stays
-valid. After eight parts in a row gain nothing, the whole day is searched again for a round.
+The metaheuristic then searches the whole day for the rest of the time limit. With
+``SolveParams.lns`` it stops once it has found no better plan for a tenth of the limit (at
+least 1 s), or at 60 % of it, and the rest goes to a large neighbourhood search
+(:func:`_improve_by_parts`): a few nearby carers' routes and undone visits near them
+(:mod:`carerun._parts`) are built as a model of their own (:class:`_DayModel`), searched from
+their current routes for about 0.01 s a visit, and kept when they cost less. OR-Tools' moves
+shift one or two visits at a time across a whole day; a small model lets the same moves
+reshape several routes together. Visits tied to ones outside the part keep their start and
+stay off the partner's carer, so the plan stays valid. After eight parts in a row gain
+nothing, the whole day is searched again for a round.
 With a ``solution_limit`` the day is searched once, whole, so runs stay reproducible.
 
 The results come back as carerun :class:`~carerun.model.Plan` objects; no OR-Tools type leaves

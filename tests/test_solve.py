@@ -502,3 +502,23 @@ def test_large_neighbourhood_search_keeps_pairs_and_links_valid() -> None:
         if v.carers_required == 2:
             pair = [a for a in plan.assignments if a.visit_id == v.visit_id]
             assert len({a.carer_id for a in pair}) == 2 and pair[0].start == pair[1].start
+
+
+def test_a_portfolio_of_two_searches_returns_the_cheaper_valid_plan() -> None:
+    # Carers leaving from one office (one shared depot in the model) and a double-handed
+    # visit; two searches run side by side, the plan checked as every other.
+    office = at(0, 0)
+    visits = [visit(f"v{i}", at(i % 3, i // 3), "08:00", "12:00") for i in range(9)]
+    visits.append(visit("hoist", at(1, 1), "09:00", "09:30", carers_required=2))
+    carers = [carer(f"C{n}", office) for n in range(3)]
+    plan = solve(roster(visits, carers), SolveParams(time_limit=1.0, portfolio=2))
+    assert plan.stats["portfolio_winner"] in (0.0, 1.0)
+    assert not plan.unassigned
+    pair = [a for a in plan.assignments if a.visit_id == "hoist"]
+    assert len({a.carer_id for a in pair}) == 2 and pair[0].start == pair[1].start
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5])
+def test_portfolio_must_be_a_whole_number_of_searches(bad: object) -> None:
+    with pytest.raises(InputError, match="portfolio"):
+        SolveParams(portfolio=bad)  # type: ignore[arg-type]

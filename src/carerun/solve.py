@@ -108,6 +108,12 @@ class SolveParams:
         default: it lowers travel on days of many short routes (Solomon VRPTW: mean gap to the
         best known 2.40 % → 2.02 %), but on the Rutland week it left 4 duplicate
         multi-provider events where the plain search leaves 2 (benchmarks/README.md).
+    portfolio
+        Searches of each day run side by side, one per process (one per core is the sensible
+        most): the first as configured, the others with the next seeds and `lns` switched
+        the other way for every second one; the plan of least cost wins. 1 (the default): one
+        search, in this process. Ignored where this process may not start others (a Dask
+        worker, or a platform without ``fork``), so it combines safely with ``workers``.
     log
         Print the solver's search log.
     """
@@ -131,6 +137,7 @@ class SolveParams:
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     lns: bool = False
+    portfolio: int = 1
     log: bool = False
 
     def __post_init__(self) -> None:
@@ -153,6 +160,11 @@ class SolveParams:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 msg = f"`{name}` must be a whole number, zero or more (got {value!r})"
                 raise InputError(msg)
+        if not isinstance(self.portfolio, int) or isinstance(self.portfolio, bool) or (
+            self.portfolio < 1
+        ):
+            msg = f"`portfolio` must be a whole number, 1 or more (got {self.portfolio!r})"
+            raise InputError(msg)
         if self.staffed_today < 1:
             raise InputError("`staffed_today` must be at least 1 (1 = no preference)")
         for name in ("respect_providers", "lns", "log"):

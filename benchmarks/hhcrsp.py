@@ -54,7 +54,7 @@ FIRST_SOLUTION = "ALL_UNPERFORMED"
 
 
 def solve_params(
-    time_limit: float, seed: int, *, lateness: int = LATENESS_WEIGHT
+    time_limit: float, seed: int, *, lateness: int = LATENESS_WEIGHT, portfolio: int = 2
 ) -> SolveParams:
     """The carerun options used for every instance."""
     return SolveParams(
@@ -68,6 +68,9 @@ def solve_params(
         # No duplicate-visit (co-location) term: the two services of a patient are meant to be
         # done by two caregivers at one door.
         duplicate=0,
+        # Two searches side by side on the two cores: the plain one and one with the large
+        # neighbourhood search.
+        portfolio=portfolio,
     )
 
 
@@ -147,12 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=DATA / "results",
                         help="folder of published result tables")
     parser.add_argument("--json", type=Path, help="write the runs here")
+    parser.add_argument("--portfolio", type=int, default=2,
+                        help="searches side by side per instance (SolveParams.portfolio)")
     args = parser.parse_args(argv)
     files = args.files or default_files()
     if not files:
         print(f"no instances given and none found in {DATA}", file=sys.stderr)
         return 2
-    params = solve_params(args.time_limit, args.seed, lateness=args.lateness_weight)
+    params = solve_params(
+        args.time_limit, args.seed, lateness=args.lateness_weight, portfolio=args.portfolio
+    )
     results = published_results(args.results)
     rows = []
     for path in files:
@@ -165,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with atomic_write(args.json) as fh:
             json.dump({"time_limit": args.time_limit, "seed": args.seed,
-                       "lateness_weight": args.lateness_weight, "instances": rows}, fh, indent=1)
+                       "lateness_weight": args.lateness_weight, "portfolio": args.portfolio,
+                       "instances": rows}, fh, indent=1)
     return 0
 
 

@@ -105,9 +105,9 @@ class SolveParams:
         of the plan: a few nearby carers' routes and the undone visits near them, each as a
         small model, keeping what costs less (large neighbourhood search). Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
-        default: it lowers travel on days of many short routes (Solomon VRPTW: mean gap to the
-        best known 2.40 % → 2.02 %), but on the Rutland week it left 4 duplicate
-        multi-provider events where the plain search leaves 2 (benchmarks/README.md).
+        default: it helps days of many short routes and hurts days of few long ones (Solomon
+        VRPTW), and on the Rutland week it left 4 duplicate multi-provider events where the
+        plain search leaves 2 (benchmarks/README.md). ``portfolio=2`` runs both.
     portfolio
         Searches of each day run side by side, one per process (one per core is the sensible
         most): the first as configured, the others with the next seeds and `lns` switched

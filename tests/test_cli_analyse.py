@@ -52,6 +52,16 @@ def test_three_visit_study_by_hand(tmp_path: Path) -> None:
     assert read_csv(tmp_path / "impossible_gaps.csv") == []
 
 
+def test_bad_portfolio_is_a_plain_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["plan", str(tmp_path), "--osm", "x.osm.pbf", "--out", str(tmp_path / "o"),
+                 "--portfolio", "0"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "portfolio" in err and "Traceback" not in err
+
+
 def test_parse_days() -> None:
     assert _parse_days("Mon,tue, Sunday") == [0, 1, 6]
     assert _parse_days("wed,Wed") == [2]
@@ -135,7 +145,7 @@ def test_plan_writes_a_checked_plan_folder(
 ) -> None:
     out = tmp_path / "plan"
     code = main(["plan", str(leeds_roster), "--osm", str(leeds_pbf), "--out", str(out),
-                 "--days", "Mon", "--time-limit", "1", "--seed", "3"])
+                 "--days", "Mon", "--time-limit", "1", "--seed", "3", "--portfolio", "2"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "assignments.csv", "coverage.gpkg", "duplicates.csv", "exceptions.csv", "figures",
@@ -147,6 +157,7 @@ def test_plan_writes_a_checked_plan_folder(
     assert summary["before"]["label"] == "as-is"
     assert summary["after"]["visits_assigned"] + summary["after"]["visits_unassigned"] == 4
     assert summary["extra"]["params"]["seed"] == 3
+    assert summary["extra"]["params"]["portfolio"] == 2
     rows = read_csv(out / "assignments.csv")
     assert {r["day"] for r in rows} == {"Mon"}
     assert all(not r["client_id"].startswith("=") for r in rows)

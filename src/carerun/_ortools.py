@@ -65,8 +65,8 @@ import multiprocessing
 import random
 import time
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -179,17 +179,31 @@ def solve_day(
         )
         for i in range(params.portfolio)
     ]
-    # Forked workers inherit the day's data instead of receiving a pickled copy.
-    global _SHARED
-    _SHARED = (roster, matrix, day, kwargs)
+    # Each other search runs in a forked process that inherits the day's data as it is (nothing
+    # is pickled on the way in) and sends its result back through a pipe. Not a process pool:
+    # its feeder thread needs the GIL, which OR-Tools holds while this process searches, so
+    # the others would only start once this one ends.
     context = multiprocessing.get_context("fork")
-    try:
-        with ProcessPoolExecutor(len(variants) - 1, mp_context=context) as pool:
-            others = [pool.submit(_solve_shared, v) for v in variants[1:]]
-            results = [_solve_one_day(roster, matrix, day, variants[0], **kwargs)]
-            results += [f.result() for f in others]
-    finally:
-        _SHARED = None
+    others = []
+    for variant in variants[1:]:
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_solve_into, args=(send, roster, matrix, day, variant, kwargs), daemon=True
+        )
+        process.start()
+        send.close()
+        others.append((process, receive))
+    results = [_solve_one_day(roster, matrix, day, variants[0], **kwargs)]
+    for process, receive in others:
+        try:
+            outcome = receive.recv()
+        except EOFError:
+            outcome = f"the process died (exit code {process.exitcode})"
+        process.join()
+        if isinstance(outcome, str):
+            msg = f"a search of the portfolio failed: {outcome}"
+            raise SolveError(msg)
+        results.append(outcome)
     costs = [r.plan.stats.get("objective", 0.0) for r in results]
     winner = costs.index(min(costs))
     best = results[winner]
@@ -197,14 +211,21 @@ def solve_day(
     return DayResult(dataclasses.replace(best.plan, stats=stats), best.work)
 
 
-# What forked portfolio workers solve: (roster, matrix, day, keyword arguments).
-_SHARED: tuple[Roster, TravelMatrix, int, dict[str, Any]] | None = None
-
-
-def _solve_shared(params: SolveParams) -> DayResult:
-    assert _SHARED is not None
-    roster, matrix, day, kwargs = _SHARED
-    return _solve_one_day(roster, matrix, day, params, **kwargs)
+def _solve_into(
+    send: Connection,
+    roster: Roster,
+    matrix: TravelMatrix,
+    day: int,
+    params: SolveParams,
+    kwargs: dict[str, Any],
+) -> None:
+    """A portfolio search in a forked process: its result, or what went wrong, to `send`."""
+    try:
+        send.send(_solve_one_day(roster, matrix, day, params, **kwargs))
+    except Exception as e:  # reported to the parent, which raises
+        send.send(f"{type(e).__name__}: {e}")
+    finally:
+        send.close()
 
 
 def _can_fork() -> bool:

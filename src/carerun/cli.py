@@ -312,6 +312,11 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--time-limit", type=float, help="seconds of search per day")
     p.add_argument("--params", type=Path, metavar="FILE.toml", help="solver parameters")
     p.add_argument("--seed", type=int, help="solver seed (same seed, same plan)")
+    p.add_argument(
+        "--portfolio", type=int, metavar="N",
+        help="searches of each day side by side, one per core; the cheaper plan is kept"
+        " (default 1)",
+    )
     p.set_defaults(run=_run_plan)
 
 
@@ -343,7 +348,7 @@ def _run_plan(args: argparse.Namespace) -> int:
 
     days = _parse_days(args.days) if args.days else None
     params = SolveParams.from_toml(args.params) if args.params else SolveParams()
-    changes = {"time_limit": args.time_limit, "seed": args.seed}
+    changes = {"time_limit": args.time_limit, "seed": args.seed, "portfolio": args.portfolio}
     params = dataclasses.replace(params, **{k: v for k, v in changes.items() if v is not None})
     roster, network, matrix = _roster_network_matrix(args)
     asis = asis_plan(roster, matrix, days=days)

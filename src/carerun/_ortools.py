@@ -67,7 +67,6 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -125,6 +124,17 @@ class DayResult:
 
 
 @dataclass(frozen=True)
+class _Given:
+    """What :func:`solve_day` is told beyond the roster (see its parameters)."""
+
+    preferred: Mapping[str, frozenset[str]] | None
+    familiar: Mapping[str, frozenset[str]] | None
+    seconds_left: Mapping[str, int] | None
+    demand: Mapping[str, int] | None
+    capacity: Mapping[str, int] | None
+
+
+@dataclass(frozen=True)
 class _Vehicle:
     carer: Carer
     shift: Shift
@@ -167,12 +177,9 @@ def solve_day(
     With ``params.portfolio`` > 1 that many searches run side by side, the others in forked
     processes, and the plan of least cost wins (see :class:`~carerun.solve.SolveParams`).
     """
-    kwargs: dict[str, Any] = {
-        "preferred": preferred, "familiar": familiar, "seconds_left": seconds_left,
-        "demand": demand, "capacity": capacity,
-    }
+    given = _Given(preferred, familiar, seconds_left, demand, capacity)
     if params.portfolio <= 1 or not _can_fork():
-        return _solve_one_day(roster, matrix, day, params, **kwargs)
+        return _solve_one_day(roster, matrix, day, params, given)
     variants = [
         dataclasses.replace(
             params, portfolio=1, seed=params.seed + i, lns=params.lns != bool(i % 2)
@@ -188,12 +195,12 @@ def solve_day(
     for variant in variants[1:]:
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
-            target=_solve_into, args=(send, roster, matrix, day, variant, kwargs), daemon=True
+            target=_solve_into, args=(send, roster, matrix, day, variant, given), daemon=True
         )
         process.start()
         send.close()
         others.append((process, receive))
-    results = [_solve_one_day(roster, matrix, day, variants[0], **kwargs)]
+    results = [_solve_one_day(roster, matrix, day, variants[0], given)]
     for process, receive in others:
         try:
             outcome = receive.recv()
@@ -217,11 +224,11 @@ def _solve_into(
     matrix: TravelMatrix,
     day: int,
     params: SolveParams,
-    kwargs: dict[str, Any],
+    given: _Given,
 ) -> None:
     """A portfolio search in a forked process: its result, or what went wrong, to `send`."""
     try:
-        send.send(_solve_one_day(roster, matrix, day, params, **kwargs))
+        send.send(_solve_one_day(roster, matrix, day, params, given))
     except Exception as e:  # reported to the parent, which raises
         send.send(f"{type(e).__name__}: {e}")
     finally:
@@ -238,18 +245,11 @@ def _can_fork() -> bool:
 
 
 def _solve_one_day(
-    roster: Roster,
-    matrix: TravelMatrix,
-    day: int,
-    params: SolveParams,
-    *,
-    preferred: Mapping[str, frozenset[str]] | None = None,
-    familiar: Mapping[str, frozenset[str]] | None = None,
-    seconds_left: Mapping[str, int] | None = None,
-    demand: Mapping[str, int] | None = None,
-    capacity: Mapping[str, int] | None = None,
+    roster: Roster, matrix: TravelMatrix, day: int, params: SolveParams, given: _Given
 ) -> DayResult:
     """One search of the day (see :func:`solve_day`)."""
+    preferred, familiar, seconds_left = given.preferred, given.familiar, given.seconds_left
+    demand, capacity = given.demand, given.capacity
     started = time.perf_counter()
     known = _known_carers(preferred or {}, familiar or {})
     visits = roster.visits_on(day)

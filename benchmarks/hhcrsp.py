@@ -71,6 +71,8 @@ def solve_params(
         # Two searches side by side on the two cores: the plain one and one with the large
         # neighbourhood search.
         portfolio=portfolio,
+        # Every caregiver leaves from the one depot.
+        share_depots=True,
     )
 
 

@@ -46,6 +46,7 @@ def solve_carerun(
         unassigned=10_000_000,
         first_solution="SAVINGS",
         portfolio=portfolio,
+        share_depots=True,
     )
     started = time.perf_counter()
     plan = _ortools.solve_day(roster, matrix, 0, params, demand=demand, capacity=capacity).plan

@@ -511,7 +511,9 @@ def test_a_portfolio_of_two_searches_returns_the_cheaper_valid_plan() -> None:
     visits = [visit(f"v{i}", at(i % 3, i // 3), "08:00", "12:00") for i in range(9)]
     visits.append(visit("hoist", at(1, 1), "09:00", "09:30", carers_required=2))
     carers = [carer(f"C{n}", office) for n in range(3)]
-    plan = solve(roster(visits, carers), SolveParams(time_limit=1.0, portfolio=2))
+    plan = solve(
+        roster(visits, carers), SolveParams(time_limit=1.0, portfolio=2, share_depots=True)
+    )
     assert plan.stats["portfolio_winner"] in (0.0, 1.0)
     assert not plan.unassigned
     pair = [a for a in plan.assignments if a.visit_id == "hoist"]

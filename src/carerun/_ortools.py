@@ -585,20 +585,21 @@ class _Model:
         fixed = fixed or {}
         self.first_objective = 0
         self.closed = False
-        # Vehicles leaving from one place share one depot node: OR-Tools then sees them as one
-        # class of vehicle, which its search handles far better than one depot each (Solomon
-        # RC101 at 10 s: 1703.9 with a depot per vehicle, 1693.5 with one shared).
+        # With `share_depots`, vehicles leaving from one place share one depot node; otherwise
+        # each has its own (see SolveParams.share_depots for what each costs).
         n = len(nodes)
         depot: dict[int, int] = {}
         rows = list(range(n))
+        ends = []
         for k, veh in enumerate(vehicles):
-            if veh.base not in depot:
-                depot[veh.base] = n + len(depot)
+            key = veh.base if params.share_depots else -1 - k
+            if key not in depot:
+                depot[key] = n + len(depot)
                 rows.append(n + k)
+            ends.append(depot[key])
         self.depots = len(depot)
         travel = {m: t[np.ix_(rows, rows)] for m, t in travel.items()}
         service = service[rows]
-        ends = [depot[veh.base] for veh in vehicles]
         self.manager = pywrapcp.RoutingIndexManager(n + self.depots, len(vehicles), ends, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
         routing, manager = self.routing, self.manager

@@ -200,7 +200,14 @@ def solve_day(
         process.start()
         send.close()
         others.append((process, receive))
-    results = [_solve_one_day(roster, matrix, day, variants[0], given)]
+    try:
+        results = [_solve_one_day(roster, matrix, day, variants[0], given)]
+    except BaseException:
+        # Bad input (or an interrupt): the other searches would fail the same way or be wasted.
+        for process, _ in others:
+            process.terminate()
+            process.join()
+        raise
     for process, receive in others:
         try:
             outcome = receive.recv()

@@ -476,29 +476,26 @@ def _improve_by_parts(
     owner = [veh.carer.carer_id for veh in data.vehicles]
     # Nearness of visits by the first mode's journeys: only used to choose parts.
     near = next(iter(data.travel.values()))
-    routes = {k: stops for k, (stops, _, _) in best.routes.items()}
-    spans = {k: (begin, finish) for k, (_, begin, finish) in best.routes.items()}
-    objective = best.objective
+    routes = dict(best.routes)  # vehicle -> (stops, begin, finish), as in _Solution
     rounds = failures = tried = improved = 0
     chunk = max(1.0, params.time_limit * _WHOLE_ROUND)
     while True:
         rounds += 1
+        stops_of = {k: stops for k, (stops, _, _) in routes.items()}
         if failures >= _PART_FAILURES and time.perf_counter() + chunk <= deadline:
             failures = 0
-            every = [[x for x, _ in routes.get(k, ())] for k in range(len(data.vehicles))]
+            every = [[x for x, _ in stops_of.get(k, ())] for k in range(len(data.vehicles))]
             # As long as it keeps finding better plans, then back to parts.
             whole.stall.arm(chunk)
             again = whole.solve_part(every, params, deadline - time.perf_counter())
             whole.stall.disarm()
             if again is not None:
-                routes = {k: stops for k, (stops, _, _) in again[1].routes.items()}
-                spans = {k: (begin, finish) for k, (_, begin, finish) in again[1].routes.items()}
-                objective = again[1].objective
+                routes = dict(again.routes)
             continue
-        done = {x for stops in routes.values() for x, _ in stops}
+        done = {x for stops in stops_of.values() for x, _ in stops}
         undone = [x for x in range(len(data.nodes)) if x not in done]
         part = choose_part(
-            routes, undone, travel=near, owner=owner, allowed_of=data.allowed_of,
+            stops_of, undone, travel=near, owner=owner, allowed_of=data.allowed_of,
             partners=partners, rng=rng,
         )
         if part is None:
@@ -507,38 +504,27 @@ def _improve_by_parts(
         if time.perf_counter() + seconds > deadline:
             break
         position = {x: i for i, x in enumerate(part.nodes)}
-        current = [[position[x] for x, _ in routes.get(k, ())] for k in part.vehicles]
-        model = data.part(part)
+        current = [[position[x] for x, _ in stops_of.get(k, ())] for k in part.vehicles]
         part_params = dataclasses.replace(params, seed=params.seed + rounds)
-        result = model.solve_part(current, part_params, seconds)
+        found = data.part(part).solve_part(current, part_params, seconds)
         tried += 1
-        if result is None:
+        if found is None:
             failures += 1
             continue
         failures = 0
         improved += 1
-        before, found = result
         for k in part.vehicles:
             routes.pop(k, None)
-            spans.pop(k, None)
         for i, (stops, begin, finish) in found.routes.items():
-            k = part.vehicles[i]
-            routes[k] = [(part.nodes[x], t) for x, t in stops]
-            spans[k] = (begin, finish)
-        objective += found.objective - before
-    # Parts count costs above their own cheapest carers, so the running total can drift from
-    # the day's objective: value the final routes in the whole model.
-    every = [
-        [whole.manager.NodeToIndex(x) for x, _ in routes.get(k, ())]
-        for k in range(len(data.vehicles))
-    ]
-    final = whole.routing.ReadAssignmentFromRoutes(every, True)
-    if final is not None:
-        objective = int(final.ObjectiveValue())
-    solution = _Solution(
-        objective, {k: (stops, *spans[k]) for k, stops in routes.items() if stops}
-    )
-    return solution, (tried, improved)
+            routes[part.vehicles[i]] = ([(part.nodes[x], t) for x, t in stops], begin, finish)
+    # Parts count costs above their own cheapest carers, so their objectives do not add up to
+    # the day's: value the final routes in the whole model.
+    every = [[x for x, _ in routes[k][0]] if k in routes else [] for k in range(len(data.vehicles))]
+    final = whole.restore(every, params)
+    if final is None:
+        msg = "the large neighbourhood search left a plan the day's model rejects (a bug)"
+        raise SolveError(msg)
+    return _Solution(int(final.ObjectiveValue()), routes), (tried, improved)
 
 
 class _Stall:
@@ -610,6 +596,8 @@ class _Model:
         self.manager = pywrapcp.RoutingIndexManager(n + self.depots, len(vehicles), ends, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
         routing, manager = self.routing, self.manager
+        # Stops the whole-day search once it stalls (only registered with `lns`).
+        self.stall = _Stall(routing)
         modes = sorted({veh.carer.mode for veh in vehicles})
         # Matrices registered whole are evaluated in C++, never calling back into Python.
         cost_cb = {
@@ -747,7 +735,6 @@ class _Model:
         routing, manager = self.routing, self.manager
         deadline = began + params.time_limit
         if params.lns and params.solution_limit is None:
-            self.stall = _Stall(routing)
             routing.AddAtSolutionCallback(self.stall.seen)
             routing.AddSearchMonitor(routing.solver().CustomLimit(self.stall.stalled))
         routing.CloseModelWithParameters(_search_parameters(params, params.first_solution, 1.0))
@@ -799,27 +786,41 @@ class _Model:
 
     def solve_part(
         self, routes: Sequence[Sequence[int]], params: SolveParams, seconds: float
-    ) -> tuple[int, _Solution] | None:
-        """Re-solve this (part) model from `routes` (nodes per vehicle): the objective of the
-        routes as given and the better solution found, or None when it is no better."""
-        routing, manager = self.routing, self.manager
+    ) -> _Solution | None:
+        """Re-solve this (part) model from `routes` (nodes per vehicle): the better solution
+        found, or None when it is no better."""
+        routing = self.routing
         if not self.closed:
             routing.CloseModelWithParameters(
                 _search_parameters(params, params.first_solution, 1.0)
             )
             self.closed = True
         routing.solver().ReSeed(params.seed)
-        indices = [[manager.NodeToIndex(n) for n in route] for route in routes]
-        start = routing.ReadAssignmentFromRoutes(indices, True)
+        start = self.restore(routes, params)
         if start is None:
             return None
-        before = int(start.ObjectiveValue())
         found = routing.SolveFromAssignmentWithParameters(
             start, _search_parameters(params, params.first_solution, seconds)
         )
-        if found is None or found.ObjectiveValue() >= before:
+        if found is None or found.ObjectiveValue() >= start.ObjectiveValue():
             return None
-        return before, self._read(found)
+        return self._read(found)
+
+    def restore(
+        self, routes: Sequence[Sequence[int]], params: SolveParams
+    ) -> pywrapcp.Assignment | None:
+        """The solution of `routes` (nodes per vehicle) in this closed model, or None when the
+        model rejects them. Not ``ReadAssignmentFromRoutes``: it runs under the time limit of
+        the model's last search, so after a search that used all its time it always fails."""
+        routing, manager = self.routing, self.manager
+        given = routing.solver().Assignment()
+        indices = [[manager.NodeToIndex(n) for n in route] for route in routes]
+        if not routing.RoutesToAssignment(indices, True, True, given):
+            return None
+        # The first solution of a search from `given` is `given` itself, valued and timed.
+        return routing.SolveFromAssignmentWithParameters(
+            given, _search_parameters(params, params.first_solution, 10.0, first_only=True)
+        )
 
     def _read(self, found: pywrapcp.Assignment) -> _Solution:
         routing, manager, tdim = self.routing, self.manager, self.tdim

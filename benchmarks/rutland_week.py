@@ -27,12 +27,11 @@ from typing import Any
 
 from carerun._errors import SolveError
 from carerun._io import atomic_write
-from carerun.asis import asis_plan
-from carerun.check import check
+from carerun.asis import asis_plan, asis_within_rules
 from carerun.continuity import continuity_summary, continuity_table
 from carerun.duplicates import find_duplicates
 from carerun.matrix import roster_matrix
-from carerun.metrics import plan_kpis, travel_table
+from carerun.metrics import plan_kpis
 from carerun.model import DAY_NAMES, Plan, Roster
 from carerun.network import load_network
 from carerun.solve import SolveParams, plan_week
@@ -89,27 +88,7 @@ def run(
         for v in roster.visits
         if len(v.carer_ids) == v.carers_required and (days is None or v.day in days)
     }
-    # What the as-is "could do" honestly: staffed in full without breaking a hard rule that the
-    # independent checker sees (late past the window, overlapping, over a carer's day limits).
-    hard = [v for v in check(roster, asis, matrix) if v.hard]
-    broken = {v.visit_id for v in hard if v.visit_id}
-    broken_days = {(v.carer_id, v.day) for v in hard if not v.visit_id and v.day is not None}
-    # A carer over the weekly maximum: the days worked once the maximum was used up.
-    over_week = {v.carer_id for v in hard if v.kind == "max_week"}
-    paid = travel_table(roster, asis)
-    for cid in over_week:
-        limit = roster.carer(cid).max_minutes_week or 0
-        rows = paid[paid["carer_id"] == cid]
-        worked_days = [DAY_NAMES.index(d) if isinstance(d, str) else int(d) for d in rows["day"]]
-        worked = 0.0
-        for day, minutes in sorted(zip(worked_days, rows["paid_min"], strict=True)):
-            worked += float(minutes)
-            if worked > limit:
-                broken_days.add((cid, day))
-    tainted = broken | {
-        a.visit_id for a in asis.assignments if (a.carer_id, a.day) in broken_days
-    }
-    asis_within_rules = full_asis - tainted
+    within_rules = asis_within_rules(roster, matrix, days=days)
     error = ""
     lost_within_rules = None
     started = time.perf_counter()
@@ -124,7 +103,7 @@ def run(
     else:
         after = measure(roster, plan)
         lost = sum(u.visit_id in full_asis for u in plan.unassigned)
-        lost_within_rules = sum(u.visit_id in asis_within_rules for u in plan.unassigned)
+        lost_within_rules = sum(u.visit_id in within_rules for u in plan.unassigned)
     out: dict[str, Any] = {
         "seed": seed,
         "time_limit": time_limit,
@@ -142,7 +121,7 @@ def run(
         for key, value in figures.items():
             out[f"{side}_{key}"] = value
     out["plan_unassigned_done_asis"] = lost
-    out["asis_within_rules"] = len(asis_within_rules)
+    out["asis_within_rules"] = len(within_rules)
     out["plan_unassigned_done_asis_within_rules"] = lost_within_rules
     out["plan_error"] = error
     out["seconds"] = round(seconds, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carerun.asis import ASIS_LABEL, asis_plan, planned_start
+from carerun.asis import ASIS_LABEL, asis_plan, asis_within_rules, planned_start
 from carerun.matrix import TravelMatrix, straight_line_matrix
 from carerun.model import (
     Carer,
@@ -102,6 +103,31 @@ def test_three_visits_travel_by_hand() -> None:
     assert plan.travel_seconds == 600 + 300 + 420 + 900
     assert plan.distance_metres == pytest.approx(22_200.0)
     assert plan.unassigned == ()
+
+
+def test_within_rules_leaves_out_late_unstaffed_and_over_the_week() -> None:
+    # v2 starts late past its window (the delay runs on, so v3 is late too); v4 has no carer;
+    # on Tuesday c2 is past a weekly maximum already used up on Monday.
+    late = Roster(
+        visits=(
+            visit("v1", A, hm(9), 30),
+            visit("v2", B, hm(9, 20), 45, tolerance=5),
+            visit("v3", C, hm(10), 30, tolerance=5),
+            visit("v4", C, hm(15), 30, carers=()),
+            visit("w1", A, hm(9), 60, carers=("c2",)),
+            dataclasses.replace(visit("w2", A, hm(9), 60, carers=("c2",)), day=1),
+            visit("ok", C, hm(13), 30),
+        ),
+        carers=(
+            carer(),
+            Carer("c2", "P1", BASE, shifts={d: (TimeWindow(hm(7), hm(22)),) for d in (0, 1)},
+                  max_minutes_week=100),
+        ),
+        providers=(Provider("P1"),),
+    )
+    # c2 works 10 + 60 + 15 = 85 min on Monday: within 100; Tuesday takes them to 170.
+    assert asis_within_rules(late, make_matrix()) == {"v1", "w1", "ok"}
+    assert asis_within_rules(late, make_matrix(), days=[1]) == {"w2"}
 
 
 def test_late_carer_starts_on_arrival_and_the_delay_runs_on() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -19,8 +20,9 @@ from carerun.metrics import (
     travel_by_day,
     travel_by_provider,
     travel_table,
+    working_seconds,
 )
-from carerun.model import Assignment, Plan, Provider, ProviderKind, Roster, Visit
+from carerun.model import Assignment, Plan, Provider, ProviderKind, Roster, TimeWindow, Visit
 from test_asis import A, B, C, carer, hm, make_matrix, three_visit_roster, visit
 
 
@@ -39,6 +41,21 @@ def test_travel_table_by_hand() -> None:
     assert row["travel_per_contact_hour"] == pytest.approx(37 / 1.75)
     assert row["travel_share_of_paid_time"] == pytest.approx(37 / 235)
     assert row["day"] == "Mon" and row["visits"] == 3 and row["provider"] == "P1"
+
+
+def test_working_seconds_count_each_shift_from_base_and_back() -> None:
+    roster = three_visit_roster()
+    plan = asis_plan(roster, make_matrix())
+    # Leaves base 08:50, back 12:45: one shift.
+    assert working_seconds(roster, plan, make_matrix()) == {("c1", 0): 235 * 60}
+    # As a split shift 07:00-11:00 and 11:30-22:00 the gap is not work: v1 and v2 are the
+    # morning (08:50 to v2's end 10:45 plus 15 min B→base: 130 min), v3 the afternoon (from
+    # 12:00 less the 7 min recorded before it, to 12:30 plus 15 min C→base: 52 min).
+    split = dataclasses.replace(
+        roster.carers[0], shifts={0: (TimeWindow(hm(7), hm(11)), TimeWindow(hm(11, 30), hm(22)))}
+    )
+    both = roster.replace(carers=[split])
+    assert working_seconds(both, plan, make_matrix()) == {("c1", 0): (130 + 52) * 60}
 
 
 def test_plan_kpis_by_hand() -> None:

@@ -270,6 +270,28 @@ def test_week_carries_continuity_and_the_weekly_budget() -> None:
     assert not plan.unassigned
 
 
+def test_an_early_day_leaves_the_weekly_budget_that_later_days_need_today() -> None:
+    # C may work 80 min in the week. Monday has a new client's hour-long visit; Tuesday has an
+    # hour C does today. Doing Monday's would leave too little for Tuesday's, which the roster
+    # proves can be done, so Monday's is left undone.
+    home = at(0, 0)
+    c = Carer(
+        "C",
+        "P1",
+        home,
+        max_minutes_week=80,
+        shifts={d: (TimeWindow(hm("07:00"), hm("14:00")),) for d in (0, 1)},
+    )
+    new = visit("new", at(1, 0), duration=3600)
+    kept = visit(
+        "kept", at(1, 0), duration=3600, day=1, carer_ids=("C",), planned_start=hm("09:00")
+    )
+    r = roster([new, kept], [c])
+    plan = plan_week(r, straight_line_matrix(roster_points(r)), FAST)
+    assert plan.carers_of("kept") == ("C",)
+    assert reasons(plan) == {"new": UnassignedReason.CAPACITY}
+
+
 def test_same_seed_gives_the_same_plan() -> None:
     visits = [
         visit(f"v{i}", at((i * 37 % 11) - 5, (i * 17 % 7) - 3), "08:00", "13:00") for i in range(10)
@@ -475,6 +497,13 @@ def test_short_of_carers_the_plan_keeps_visits_staffed_today() -> None:
     assert [u.visit_id for u in plan.unassigned] == ["new"]
     indifferent = solve(r, SolveParams(time_limit=1, seed=0, staffed_today=1))
     assert indifferent.carers_of("new") == ("A",)
+    # A visit staffed today only by breaking a rule (planned half an hour past its window) has
+    # no claim on the carer: the nearer one wins.
+    late = visit(
+        "today", at(3, 0), "08:30", "08:30", duration=3600, carer_ids=("A",), provider="P",
+        planned_start=hm("09:00"),
+    )
+    assert solve(roster([near, late], [alice])).carers_of("new") == ("A",)
     with pytest.raises(InputError, match="staffed_today"):
         SolveParams(staffed_today=0)
 

@@ -171,3 +171,40 @@ def _play_out(runs: dict[tuple[str, int], list[Visit]], legs: _Legs) -> dict[str
                     changed = True
                 free_at = starts[v.visit_id] + v.duration
     return starts
+
+
+def asis_within_rules(
+    roster: Roster, matrix: TravelMatrix, *, days: Iterable[int] | None = None
+) -> set[str]:
+    """Visits the roster as it stands does in full without breaking a hard rule.
+
+    A visit counts when every carer it needs is named today and the independent checker
+    (:func:`carerun.check.check`) finds nothing wrong with it or with its carers' day (late past
+    its window, overlapping, off shift, over the daily maximum), and the carer had not used up
+    their weekly maximum working time before that day (days in order, Monday first). These are
+    the visits a plan should never leave undone: the roster proves they can be done.
+    """
+    from carerun.check import check
+    from carerun.metrics import working_seconds
+
+    asis = asis_plan(roster, matrix, days=days)
+    hard = [v for v in check(roster, asis, matrix) if v.hard]
+    broken = {v.visit_id for v in hard if v.visit_id}
+    broken_days = {(v.carer_id, v.day) for v in hard if not v.visit_id and v.day is not None}
+    # The days a carer worked once their weekly maximum was used up.
+    over_week = {v.carer_id for v in hard if v.kind == "max_week"}
+    worked: dict[str, int] = {}
+    for (cid, day), secs in sorted(working_seconds(roster, asis, matrix).items()):
+        worked[cid] = worked.get(cid, 0) + secs
+        limit = roster.carer(cid).max_minutes_week
+        if cid in over_week and limit is not None and worked[cid] > limit * 60:
+            broken_days.add((cid, day))
+    broken |= {a.visit_id for a in asis.assignments if (a.carer_id, a.day) in broken_days}
+    broken |= {u.visit_id for u in asis.unassigned}
+    return {
+        v.visit_id
+        for v in roster.visits
+        if v.visit_id not in broken
+        and len(v.carer_ids) == v.carers_required
+        and (days is None or v.day in days)
+    }

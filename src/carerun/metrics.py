@@ -97,6 +97,30 @@ def travel_table(roster: Roster, plan: Plan) -> pd.DataFrame:
     return _with_ratios(table)
 
 
+def working_seconds(
+    roster: Roster, plan: Plan, matrix: TravelMatrix
+) -> dict[tuple[str, int], int]:
+    """Working seconds of each carer-day of `plan`, keyed ``(carer_id, day)``: for each shift
+    worked, from leaving base for its first visit to getting back after its last, as the
+    weekly and daily maximum working times count it (the gap between split shifts is not
+    work)."""
+    out: dict[tuple[str, int], int] = {}
+    for (cid, day), run in plan.routes().items():
+        carer = roster.carer(cid)
+        by_shift: dict[int, list[int]] = {}
+        shifts = carer.shifts_on(day)
+        for a in run:
+            k = next((i for i, s in enumerate(shifts) if s.start <= a.start <= s.end), 0)
+            by_shift.setdefault(k, []).append(run.index(a))
+        for idx in by_shift.values():
+            first, last = run[idx[0]], run[idx[-1]]
+            visit = roster.visit(last.visit_id)
+            home = matrix.time(carer.mode, visit.location, carer.base)
+            begin = first.start - first.travel_before
+            out[cid, day] = out.get((cid, day), 0) + last.start + visit.duration + home - begin
+    return out
+
+
 def travel_by_carer(table: pd.DataFrame) -> pd.DataFrame:
     """Per carer over the week, from a :func:`travel_table`; ``days`` counts days worked."""
     out = table.groupby(["carer_id", "provider"], sort=True).agg(

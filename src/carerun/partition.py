@@ -24,7 +24,7 @@ from scipy.cluster.vq import kmeans2
 
 from carerun.model import Carer, Roster, Visit
 
-DEFAULT_MAX_VISITS = 350
+DEFAULT_MAX_VISITS = 500
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from carerun._errors import InputError, SolveError
 from carerun.matrix import TravelMatrix
-from carerun.model import Plan, Roster, Visit, day_name
+from carerun.model import Plan, Roster, day_name
 from carerun.partition import DEFAULT_MAX_VISITS, Part
 
 FIRST_SOLUTIONS = (
@@ -69,9 +69,10 @@ class SolveParams:
         Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
         that no visit is dropped to save a journey.
     staffed_today
-        Multiplies `unassigned` for visits fully staffed in the roster as it stands: when there
-        are not enough carers for everything, a plan takes no visit away from a client who has
-        a carer today before it leaves undone a visit that has none.
+        Multiplies `unassigned` for visits the roster as it stands does in full within the
+        rules (:func:`carerun.asis.asis_within_rules`): when there are not enough carers for
+        everything, a plan takes no visit away from a client who has a carer today before it
+        leaves undone a visit that has none.
     continuity
         Cost of a visit done by a carer the client does not know (only for clients who know
         some): free for the client's ``preferred_carers`` and the carers the plan gave them on
@@ -262,7 +263,10 @@ def plan_day(
         raise InputError(msg)
     regulars = _regular_carers(roster, history)
     used = _work_by_carer(roster, history, matrix) if history is not None else {}
-    return _plan_one(roster, matrix, day, params, regulars, used)[0]
+    from carerun.asis import asis_within_rules
+
+    within = asis_within_rules(roster, matrix, days=[day])
+    return _plan_one(roster, matrix, day, params, regulars, used, within)[0]
 
 
 def plan_week(
@@ -289,7 +293,11 @@ def plan_week(
     ``SolveParams.continuity``) and each carer's ``max_minutes_week`` consumed day by day.
     Otherwise they run at once on Dask (:mod:`carerun.parallel`: `workers` local processes, or
     the cluster at `scheduler`); continuity then comes from the roster as it stands and each
-    carer's weekly maximum is shared evenly between their working days.
+    carer's weekly maximum is shared between their days being planned: each day gets what the
+    carer works that day as it stands, and the rest of the maximum is shared evenly.
+    Planned in order, a day may use what the earlier days left of the maximum, less what the
+    carer works on the later days as it stands: planning Monday never takes the time that
+    Sunday's visits need today (:func:`carerun.asis.asis_plan`).
     `progress`, if given, is called as ``progress(done, total, label)`` after each sub-problem.
 
     Raises
@@ -297,6 +305,7 @@ def plan_week(
     PlanCheckError
         If the plan breaks a hard rule (a bug in carerun, reported loudly).
     """
+    from carerun.asis import asis_within_rules
     from carerun.check import assert_valid
     from carerun.partition import split_day
     from carerun.place import absorb_unassigned
@@ -313,8 +322,10 @@ def plan_week(
         msg = f"`max_visits` must be at least 1, not {max_visits}"
         raise InputError(msg)
     parts = [p for d in todo for p in split_day(roster, d, max_visits=max_visits, seed=params.seed)]
+    kept = _asis_work_kept(roster, matrix, todo)
+    within = asis_within_rules(roster, matrix, days=todo)
     if workers == 1 and scheduler is None:
-        plans = _plan_in_order(roster, matrix, params, parts, progress)
+        plans = _plan_in_order(roster, matrix, params, parts, kept, within, progress)
     else:
         from carerun.parallel import run_tasks
 
@@ -325,7 +336,8 @@ def plan_week(
                 "roster": roster,
                 "matrix": matrix,
                 "params": params,
-                "budget": _even_weekly_budget(roster, todo),
+                "budget": _daily_budget(roster, todo, kept),
+                "within": within,
             },
             workers=workers,
             scheduler=scheduler,
@@ -345,13 +357,21 @@ def _plan_in_order(
     matrix: TravelMatrix,
     params: SolveParams,
     parts: list[Part],
+    kept: Mapping[tuple[str, int], int],
+    within: Collection[str],
     progress: Progress | None,
 ) -> list[Plan]:
     regulars: dict[str, set[str]] = {}
     used: dict[str, int] = {}
     plans: list[Plan] = []
     for n, part in enumerate(parts, start=1):
-        plan, work = _plan_one(roster, matrix, part.day, params, regulars, used, part=part)
+        taken = dict(used)
+        for (cid, day), secs in kept.items():
+            if day > part.day:
+                taken[cid] = taken.get(cid, 0) + secs
+        plan, work = _plan_one(
+            roster, matrix, part.day, params, regulars, taken, within, part=part
+        )
         plans.append(plan)
         for a in plan.assignments:
             regulars.setdefault(roster.visit(a.visit_id).client_id, set()).add(a.carer_id)
@@ -368,32 +388,61 @@ def _plan_part(
     roster: Roster,
     matrix: TravelMatrix,
     params: SolveParams,
-    budget: Mapping[str, int],
+    budget: Mapping[tuple[str, int], int],
+    within: Collection[str],
 ) -> Plan:
     """One sub-problem on a worker: continuity from the roster, a day's share of the week."""
-    return _plan_one(roster, matrix, part.day, params, {}, {}, part=part, budget=budget)[0]
+    return _plan_one(
+        roster, matrix, part.day, params, {}, {}, within, part=part, budget=budget
+    )[0]
 
 
-def _even_weekly_budget(roster: Roster, days: Collection[int]) -> dict[str, int]:
-    """Each carer's weekly maximum (seconds) shared evenly between their days being planned."""
-    out = {}
+def _asis_work_kept(
+    roster: Roster, matrix: TravelMatrix, days: Collection[int]
+) -> dict[tuple[str, int], int]:
+    """Working seconds of each carer with a weekly maximum on each day as it stands, counted
+    day by day only while the maximum lasts: what each day keeps for the visits it has today."""
+    from carerun.asis import asis_plan
+    from carerun.metrics import working_seconds
+
+    work = working_seconds(roster, asis_plan(roster, matrix, days=days), matrix)
+    out: dict[tuple[str, int], int] = {}
     for c in roster.carers:
-        if c.max_minutes_week is not None:
-            n = max(1, sum(1 for d in days if c.shifts_on(d)))
-            out[c.carer_id] = c.max_minutes_week * 60 // n
+        if c.max_minutes_week is None:
+            continue
+        left = c.max_minutes_week * 60
+        for d in sorted(days):
+            out[c.carer_id, d] = min(left, work.get((c.carer_id, d), 0))
+            left -= out[c.carer_id, d]
     return out
 
 
-def _weigh_staffed_today(roster: Roster, visits: Iterable[Visit], factor: int) -> Roster:
-    """`roster` with the priority of `visits` fully staffed as it stands multiplied by `factor`
-    (the solver's cost of leaving a visit undone is ``unassigned × priority``)."""
-    staffed = {v.visit_id for v in visits if len(v.carer_ids) == v.carers_required}
-    if factor == 1 or not staffed:
+def _daily_budget(
+    roster: Roster, days: Collection[int], kept: Mapping[tuple[str, int], int]
+) -> dict[tuple[str, int], int]:
+    """Each carer's weekly maximum (seconds) shared between their days being planned: what
+    they work that day as it stands, plus an even share of the rest."""
+    out = {}
+    for c in roster.carers:
+        if c.max_minutes_week is None:
+            continue
+        working = [d for d in days if c.shifts_on(d)] or list(days)
+        spare = c.max_minutes_week * 60 - sum(kept.get((c.carer_id, d), 0) for d in days)
+        for d in working:
+            out[c.carer_id, d] = kept.get((c.carer_id, d), 0) + spare // len(working)
+    return out
+
+
+def _weigh_done_today(roster: Roster, within: Collection[str], factor: int) -> Roster:
+    """`roster` with the priority of the visits in `within` (done in full within the rules as
+    it stands) multiplied by `factor` (the solver's cost of leaving a visit undone is
+    ``unassigned × priority``)."""
+    if factor == 1 or not within:
         return roster
     return roster.replace(
         visits=[
             dataclasses.replace(v, priority=max(1, v.priority) * factor)
-            if v.visit_id in staffed
+            if v.visit_id in within
             else v
             for v in roster.visits
         ]
@@ -423,14 +472,15 @@ def _plan_one(
     params: SolveParams,
     regulars: Mapping[str, Collection[str]],
     used: Mapping[str, int],
+    within: Collection[str],
     *,
     part: Part | None = None,
-    budget: Mapping[str, int] | None = None,
+    budget: Mapping[tuple[str, int], int] | None = None,
 ) -> tuple[Plan, dict[str, int]]:
     from carerun import _ortools
 
     if budget is not None:
-        left = dict(budget)
+        left = {cid: secs for (cid, d), secs in budget.items() if d == day}
     else:
         left = {
             c.carer_id: max(0, c.max_minutes_week * 60 - used.get(c.carer_id, 0))
@@ -447,7 +497,7 @@ def _plan_one(
         )
         familiar[client] = frozenset(c for v in theirs for c in v.carer_ids)
     sub = roster if part is None or part.area < 0 else _part_roster(roster, part)
-    sub = _weigh_staffed_today(sub, visits, params.staffed_today)
+    sub = _weigh_done_today(sub, within, params.staffed_today)
     result = _ortools.solve_day(
         sub, matrix, day, params, preferred=preferred, familiar=familiar, seconds_left=left
     )
@@ -463,21 +513,12 @@ def _regular_carers(roster: Roster, history: Plan | None) -> dict[str, set[str]]
 
 
 def _work_by_carer(roster: Roster, plan: Plan, matrix: TravelMatrix) -> dict[str, int]:
-    """Working seconds per carer in `plan`: per shift, leaving base to getting back."""
+    """Working seconds per carer in `plan`, over all its days."""
     out: dict[str, int] = {}
-    for (cid, day), run in plan.routes().items():
-        carer = roster.carer(cid)
-        by_shift: dict[int, list[int]] = {}
-        shifts = carer.shifts_on(day)
-        for a in run:
-            k = next((i for i, s in enumerate(shifts) if s.start <= a.start <= s.end), 0)
-            by_shift.setdefault(k, []).append(run.index(a))
-        for idx in by_shift.values():
-            first, last = run[idx[0]], run[idx[-1]]
-            visit = roster.visit(last.visit_id)
-            home = matrix.time(carer.mode, visit.location, carer.base)
-            begin = first.start - first.travel_before
-            out[cid] = out.get(cid, 0) + last.start + visit.duration + home - begin
+    from carerun.metrics import working_seconds
+
+    for (cid, _), secs in working_seconds(roster, plan, matrix).items():
+        out[cid] = out.get(cid, 0) + secs
     return out
 
 

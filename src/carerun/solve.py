@@ -107,14 +107,14 @@ class SolveParams:
         small model, keeping what costs less (large neighbourhood search). Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
         default: it helps days of many short routes and hurts days of few long ones (Solomon
-        VRPTW), and on the Rutland week it left 4 duplicate multi-provider events where the
-        plain search leaves 2 (benchmarks/README.md). ``portfolio=2`` runs both.
+        VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
+        multi-provider events (benchmarks/README.md). ``portfolio=2`` runs both.
     share_depots
         Carers leaving from one place (the same base) share one depot node in the routing
         model instead of one each. OR-Tools then sees them as one class of vehicle and searches
         far better for travel (Solomon VRPTW: mean gap to the best known 2.40 % → 1.50 %), but
-        on the Rutland week it left 5 duplicate multi-provider events where one node per carer
-        leaves 2 (travel per contact hour 20.3–20.4 against 20.8 min), so it is off by default.
+        on the Rutland week it left more duplicate multi-provider events than one node per
+        carer (5 against 2 when measured, benchmarks/README.md), so it is off by default.
     portfolio
         Searches of each day run side by side, one per process (one per core is the sensible
         most): the first as configured, the others with the next seeds and `lns` switched

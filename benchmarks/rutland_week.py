@@ -88,7 +88,7 @@ def run(
         for v in roster.visits
         if len(v.carer_ids) == v.carers_required and (days is None or v.day in days)
     }
-    within_rules = asis_within_rules(roster, matrix, days=days)
+    within_rules = asis_within_rules(roster, matrix, days=days, asis=asis)
     error = ""
     lost_within_rules = None
     started = time.perf_counter()

@@ -517,10 +517,10 @@ def _improve_by_parts(
         for i, (stops, begin, finish) in found.routes.items():
             candidate[part.vehicles[i]] = ([(part.nodes[x], t) for x, t in stops], begin, finish)
         every = [[x for x, _ in candidate[k][0]] if k in candidate else [] for k in range(n)]
-        # A part's model is looser than the day's where a constraint reaches outside the part
-        # (seen on a 400-visit Rutland day); never keep what the whole day rejects.
-        # Parts count costs above their own cheapest carers, so their objectives do not add
-        # up to the day's: the whole model values the candidate.
+        # The whole model values the candidate: parts count costs above their own cheapest
+        # carers, so their objectives do not add up to the day's; and a part's model is looser
+        # than the day's where a constraint reaches outside it (seen on a 400-visit Rutland
+        # day), so what the whole day rejects is never kept.
         valued = whole.restore(every, params)
         if valued is None or valued.ObjectiveValue() >= objective:
             failures += 1

@@ -174,7 +174,11 @@ def _play_out(runs: dict[tuple[str, int], list[Visit]], legs: _Legs) -> dict[str
 
 
 def asis_within_rules(
-    roster: Roster, matrix: TravelMatrix, *, days: Iterable[int] | None = None
+    roster: Roster,
+    matrix: TravelMatrix,
+    *,
+    days: Iterable[int] | None = None,
+    asis: Plan | None = None,
 ) -> set[str]:
     """Visits the roster as it stands does in full without breaking a hard rule.
 
@@ -183,11 +187,14 @@ def asis_within_rules(
     its window, overlapping, off shift, over the daily maximum), and the carer had not used up
     their weekly maximum working time before that day (days in order, Monday first). These are
     the visits a plan should never leave undone: the roster proves they can be done.
+    `asis` is :func:`asis_plan` of the same `days`, when the caller has it already.
     """
     from carerun.check import check
     from carerun.metrics import working_seconds
 
-    asis = asis_plan(roster, matrix, days=days)
+    days = None if days is None else set(days)
+    if asis is None:
+        asis = asis_plan(roster, matrix, days=days)
     hard = [v for v in check(roster, asis, matrix) if v.hard]
     broken = {v.visit_id for v in hard if v.visit_id}
     broken_days = {(v.carer_id, v.day) for v in hard if not v.visit_id and v.day is not None}

@@ -305,7 +305,7 @@ def plan_week(
     PlanCheckError
         If the plan breaks a hard rule (a bug in carerun, reported loudly).
     """
-    from carerun.asis import asis_within_rules
+    from carerun.asis import asis_plan, asis_within_rules
     from carerun.check import assert_valid
     from carerun.partition import split_day
     from carerun.place import absorb_unassigned
@@ -322,8 +322,9 @@ def plan_week(
         msg = f"`max_visits` must be at least 1, not {max_visits}"
         raise InputError(msg)
     parts = [p for d in todo for p in split_day(roster, d, max_visits=max_visits, seed=params.seed)]
-    kept = _asis_work_kept(roster, matrix, todo)
-    within = asis_within_rules(roster, matrix, days=todo)
+    asis = asis_plan(roster, matrix, days=todo)
+    kept = _asis_work_kept(roster, asis, matrix, todo)
+    within = asis_within_rules(roster, matrix, days=todo, asis=asis)
     if workers == 1 and scheduler is None:
         plans = _plan_in_order(roster, matrix, params, parts, kept, within, progress)
     else:
@@ -398,14 +399,14 @@ def _plan_part(
 
 
 def _asis_work_kept(
-    roster: Roster, matrix: TravelMatrix, days: Collection[int]
+    roster: Roster, asis: Plan, matrix: TravelMatrix, days: Collection[int]
 ) -> dict[tuple[str, int], int]:
-    """Working seconds of each carer with a weekly maximum on each day as it stands, counted
-    day by day only while the maximum lasts: what each day keeps for the visits it has today."""
-    from carerun.asis import asis_plan
+    """Working seconds of each carer with a weekly maximum on each day of `asis` (the roster
+    as it stands), counted day by day only while the maximum lasts: what each day keeps for
+    the visits it has today."""
     from carerun.metrics import working_seconds
 
-    work = working_seconds(roster, asis_plan(roster, matrix, days=days), matrix)
+    work = working_seconds(roster, asis, matrix)
     out: dict[tuple[str, int], int] = {}
     for c in roster.carers:
         if c.max_minutes_week is None:
@@ -424,9 +425,9 @@ def _daily_budget(
     they work that day as it stands, plus an even share of the rest."""
     out = {}
     for c in roster.carers:
-        if c.max_minutes_week is None:
+        working = [d for d in days if c.shifts_on(d)]
+        if c.max_minutes_week is None or not working:
             continue
-        working = [d for d in days if c.shifts_on(d)] or list(days)
         spare = c.max_minutes_week * 60 - sum(kept.get((c.carer_id, d), 0) for d in days)
         for d in working:
             out[c.carer_id, d] = kept.get((c.carer_id, d), 0) + spare // len(working)

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carerun._parts import choose_part, partners_of
+from carerun._parts import choose_part, part_around, partners_of
 from carerun.model import Location, TimeWindow, Visit
 
 HERE = Location(52.65, -0.70)
@@ -57,6 +57,29 @@ def test_a_copy_whose_partner_stays_outside_keeps_its_start_and_avoids_its_carer
             assert part.fixed == {3: 400}
             assert part.banned == {3: {"D"}}
     assert seen
+
+
+def test_a_part_around_a_group_takes_its_routes_then_the_preferred_carers_used_or_not() -> None:
+    # Nodes 0..3 on a line, then the bases of vehicles 0..3 (rows 4..7). A does 0, B does 1, C
+    # does 2-3 and D has nothing; the group is {0, 1}. C's route is nearer than D's base, but
+    # D is preferred (say, the provider chosen for the group), so room for one more route
+    # goes to D.
+    nodes = [(visit(f"v{i}"), 0) for i in range(4)]
+    routes = {0: [(0, 100)], 1: [(1, 200)], 2: [(2, 300), (3, 400)]}
+    travel = line_travel(8)
+    part = part_around(
+        routes, [0, 1], [], travel=travel, owner=["A", "B", "C", "D"],
+        allowed_of=[[0, 1, 2, 3]] * 4, partners=partners_of(nodes), size=2, prefer={3},
+    )
+    assert part is not None
+    assert part.vehicles == [0, 1, 3]
+    assert sorted(part.nodes) == [0, 1]
+    plain = part_around(
+        routes, [0, 1], [], travel=travel, owner=["A", "B", "C", "D"],
+        allowed_of=[[0, 1, 2, 3]] * 4, partners=partners_of(nodes), size=4,
+    )
+    assert plain is not None
+    assert plain.vehicles == [0, 1, 2]
 
 
 def test_a_split_shift_carer_comes_whole_and_nearby_undone_visits_join() -> None:

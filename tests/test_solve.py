@@ -395,6 +395,31 @@ def test_overlapping_visits_at_one_door_go_to_one_provider() -> None:
     assert find_duplicates(r, plan) == []
 
 
+def test_a_group_its_chosen_provider_cannot_staff_goes_to_one_that_can() -> None:
+    # A couple at one door, both called 09:00-09:10 for 30 min, both done by B (P2) as it
+    # stands, so the group's provider is chosen to be P2. But B cannot be at both calls, and
+    # P2 has no one else: under that choice, one call by B and one by P1 (one penalty) beats
+    # both by P1 (two), and the search stops there. Re-solving the group with its provider
+    # changed to P1 finds the plan without the event. Every carer lives 1 km from the door.
+    door = at(0, 0)
+    r = roster(
+        [
+            visit("x", door, "09:00", "09:10", client_id="X", provider="P2", carer_ids=("B",)),
+            visit("y", door, "09:00", "09:10", client_id="Y", provider="P2", carer_ids=("B",)),
+        ],
+        [
+            carer("A1", at(1, 0), provider="P1"),
+            carer("A2", at(-1, 0), provider="P1"),
+            carer("B", at(0, 1), provider="P2"),
+        ],
+    )
+    plan = solve(r, SolveParams(time_limit=1.0, continuity=0))
+    assert not plan.unassigned
+    assert sorted(plan.carers_of("x") + plan.carers_of("y")) == ["A1", "A2"]
+    assert find_duplicates(r, plan) == []
+    assert plan.stats["groups_regrouped"] == 1
+
+
 def test_first_day_keeps_the_carers_the_client_has_today() -> None:
     # "far" does the visit as it stands; "near" is 6 min closer each way. With continuity
     # counted from the as-is, the client keeps "far" from the very first day planned.

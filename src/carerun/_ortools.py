@@ -64,7 +64,7 @@ import itertools
 import multiprocessing
 import random
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -72,7 +72,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from carerun._errors import InputError, SolveError
-from carerun._parts import Part, choose_part, partners_of
+from carerun._parts import Part, choose_part, part_around, partners_of
 from carerun.matrix import TravelMatrix, haversine_metres
 from carerun.model import (
     LATEST_TIME,
@@ -109,6 +109,12 @@ _PART_SECONDS_PER_NODE = 0.01
 _PART_MIN_SECONDS = 0.2
 # Parts in a row that gain nothing before the whole day is searched again for a round.
 _PART_FAILURES = 8
+# Share of the time limit kept for re-solving the co-located groups the search left to
+# several providers (_regroup), when the day has such groups.
+_REGROUP_SHARE = 0.3
+# Visits on the routes of a part re-solved around a group (few: the routes doing the group
+# and the nearest one or two of the chosen provider's carers able to take it).
+_REGROUP_PART_NODES = 20
 # Orders in which the greedy first solution takes the visits (see _Greedy.run).
 _ORDERS = ("hardest", "time")
 # Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
@@ -327,10 +333,27 @@ def _solve_one_day(
         nodes, vehicles, travel, service, params, late, limits, allowed_of, extra, load, caps
     )
     model = data.build()
-    best, first = model.search(first_routes, params, search_began)
-    parts = (0, 0)
-    if params.lns and params.solution_limit is None:
-        best, parts = _improve_by_parts(data, model, best, search_began + params.time_limit)
+    deadline = search_began + params.time_limit
+    timed = params.solution_limit is None
+    searched = deadline - params.time_limit * _REGROUP_SHARE if groups and timed else deadline
+    best, first = model.search(first_routes, params, search_began, stop=searched)
+    parts, regrouped = (0, 0), 0
+    if params.lns and timed:
+        best, parts = _improve_by_parts(data, best, searched)
+    if groups and timed:
+        best, regrouped, extra = _regroup(
+            data, best, groups, targets, capable, deadline,
+            lambda chosen: _unary_costs(nodes, vehicles, known, params, groups, chosen),
+        )
+        # Time left over goes to the whole day again, with the providers as now chosen.
+        left = deadline - time.perf_counter()
+        if left > _PART_MIN_SECONDS:
+            every = [best.routes[k][0] if k in best.routes else [] for k in range(len(vehicles))]
+            again = dataclasses.replace(data, extra=extra).build().solve_part(
+                [[x for x, _ in stops] for stops in every], params, left
+            )
+            if again is not None:
+                best = again
 
     assignments: list[Assignment] = []
     travel_home: dict[tuple[str, int], int] = {}
@@ -383,6 +406,7 @@ def _solve_one_day(
             "vehicles": float(len(vehicles)),
             "parts_tried": float(parts[0]),
             "parts_improved": float(parts[1]),
+            "groups_regrouped": float(regrouped),
         },
     )
     return DayResult(plan, work)
@@ -411,6 +435,12 @@ class _DayModel:
             self.nodes, self.vehicles, self.travel, self.service, self.allowed_of, self.extra,
             self.load, self.caps, {},
         )
+
+    def valuer(self) -> _Model:
+        """A closed model of the whole day that only values plans (see :meth:`_Model.restore`)."""
+        model = self.build()
+        model.close(self.params)
+        return model
 
     def part(self, part: Part) -> _Model:
         """The model of `part` alone: its nodes and vehicles, numbered in their order there."""
@@ -463,7 +493,7 @@ class _DayModel:
 
 
 def _improve_by_parts(
-    data: _DayModel, whole: _Model, best: _Solution, deadline: float
+    data: _DayModel, best: _Solution, deadline: float
 ) -> tuple[_Solution, tuple[int, int]]:
     """Large neighbourhood search: re-solve parts of the plan (a few nearby carers' routes and
     undone visits near them, see :mod:`carerun._parts`) as small models until `deadline`,
@@ -479,6 +509,7 @@ def _improve_by_parts(
     routes = dict(best.routes)  # vehicle -> (stops, begin, finish), as in _Solution
     objective = best.objective
     n = len(data.vehicles)
+    valuer = data.valuer()
     rounds = failures = tried = improved = 0
     chunk = max(1.0, params.time_limit * _WHOLE_ROUND)
     while True:
@@ -487,10 +518,12 @@ def _improve_by_parts(
         if failures >= _PART_FAILURES and time.perf_counter() + chunk <= deadline:
             failures = 0
             every = [[x for x, _ in stops_of.get(k, ())] for k in range(n)]
-            # As long as it keeps finding better plans, then back to parts.
+            # As long as it keeps finding better plans, then back to parts. A fresh model:
+            # one that has searched may fail to restore a plan (see _Model.restore).
+            whole = data.build()
+            whole.watch_stall()
             whole.stall.arm(chunk)
             again = whole.solve_part(every, params, deadline - time.perf_counter())
-            whole.stall.disarm()
             if again is not None:
                 routes, objective = dict(again.routes), again.objective
             continue
@@ -521,7 +554,7 @@ def _improve_by_parts(
         # carers, so their objectives do not add up to the day's; and a part's model is looser
         # than the day's where a constraint reaches outside it (seen on a 400-visit Rutland
         # day), so what the whole day rejects is never kept.
-        valued = whole.restore(every, params)
+        valued = valuer.restore(every, params)
         if valued is None or valued.ObjectiveValue() >= objective:
             failures += 1
             continue
@@ -529,6 +562,132 @@ def _improve_by_parts(
         improved += 1
         routes, objective = candidate, int(valued.ObjectiveValue())
     return _Solution(objective, routes), (tried, improved)
+
+
+def _regroup(
+    data: _DayModel,
+    best: _Solution,
+    groups: Sequence[list[int]],
+    targets: Sequence[str],
+    capable: Sequence[set[str]],
+    deadline: float,
+    costs_for: Callable[[list[str]], np.ndarray],
+) -> tuple[_Solution, int, np.ndarray]:
+    """Re-solve, until `deadline`, the part of the plan around each co-located group that the
+    search left to carers of several providers, once for each other able provider doing some
+    of it and once for its own, keeping what costs less with that provider chosen; again,
+    with the next seed, while a round brings some group to one provider.
+
+    The provider of a group is chosen before the search, so a group split one visit each
+    between two providers is stuck: moving either visit costs a duplicate penalty until the
+    other moves too. Here the provider may change, and the part's model moves both together.
+    Returns the plan (its objective with the providers as now chosen), how many groups it
+    brought to one provider, and the unary costs of the providers as now chosen.
+    """
+    partners = partners_of(data.nodes)
+    owner = [veh.carer.carer_id for veh in data.vehicles]
+    provider = [veh.carer.provider for veh in data.vehicles]
+    near = next(iter(data.travel.values()))
+    n = len(data.vehicles)
+    chosen = list(targets)
+    extra = data.extra
+    routes = dict(best.routes)
+    objective = best.objective
+    valuer = data.valuer()
+    regrouped = 0
+
+    def unary(costs: np.ndarray, of: Mapping[int, tuple[list[tuple[int, int]], int, int]]) -> int:
+        return int(sum(costs[k, x] for k, (stops, _, _) in of.items() for x, _ in stops))
+
+    def providers(group: list[int]) -> set[str]:
+        return {provider[k] for k, (stops, _, _) in routes.items() for x, _ in stops if x in group}
+
+    round_ = 0
+    while True:
+        params = dataclasses.replace(data.params, seed=data.params.seed + round_)
+        round_, before = round_ + 1, regrouped
+        for g in _split_groups(data, groups, routes):
+            group = groups[g]
+            # The search could not bring the group to its provider: try the others first.
+            options = [*sorted((providers(group) & capable[g]) - {chosen[g]}), chosen[g]]
+            for target in options:
+                stops_of = {k: stops for k, (stops, _, _) in routes.items()}
+                done = {x for stops in stops_of.values() for x, _ in stops}
+                # The target's carers able to do what others do of the group come first: they
+                # must take it.
+                elsewhere = [
+                    x for k, (stops, _, _) in routes.items() for x, _ in stops
+                    if x in group and provider[k] != target
+                ]
+                able = {
+                    k for x in elsewhere for k in data.allowed_of[x] if provider[k] == target
+                }
+                part = part_around(
+                    stops_of, group, [x for x in range(len(data.nodes)) if x not in done],
+                    travel=near, owner=owner, allowed_of=data.allowed_of, partners=partners,
+                    prefer=able, size=_REGROUP_PART_NODES,
+                )
+                if part is None:
+                    break
+                seconds = max(_PART_MIN_SECONDS, _PART_SECONDS_PER_NODE * len(part.nodes))
+                if time.perf_counter() + seconds > deadline:
+                    return _Solution(objective, routes), regrouped, extra
+                tried = [*chosen[:g], target, *chosen[g + 1 :]]
+                costs = extra if target == chosen[g] else costs_for(tried)
+                position = {x: i for i, x in enumerate(part.nodes)}
+                current = [[position[x] for x, _ in stops_of.get(k, ())] for k in part.vehicles]
+                found = dataclasses.replace(data, extra=costs).part(part).solve_part(
+                    current, params, seconds
+                )
+                if found is None:
+                    continue
+                candidate = {k: r for k, r in routes.items() if k not in part.vehicles}
+                for i, (stops, begin, finish) in found.routes.items():
+                    candidate[part.vehicles[i]] = (
+                        [(part.nodes[x], t) for x, t in stops], begin, finish
+                    )
+                every = [[x for x, _ in candidate.get(k, ([], 0, 0))[0]] for k in range(n)]
+                valued = valuer.restore(every, params)
+                if valued is None:
+                    continue
+                # The valuer charges the providers chosen before the search: swap its unary
+                # costs for those of the providers chosen now.
+                cost = int(valued.ObjectiveValue()) - unary(data.extra, candidate) + unary(
+                    costs, candidate
+                )
+                if cost >= objective - unary(extra, routes) + unary(costs, routes):
+                    continue
+                routes, objective, extra, chosen = candidate, cost, costs, tried
+                regrouped += len(providers(group)) < 2
+                break
+        if regrouped == before:
+            return _Solution(objective, routes), regrouped, extra
+
+
+def _split_groups(
+    data: _DayModel,
+    groups: Sequence[list[int]],
+    routes: Mapping[int, tuple[list[tuple[int, int]], int, int]],
+) -> list[int]:
+    """The groups done by carers of several providers, those whose visits of different
+    providers come within the duplicate gap first (the duplicate events), then by size."""
+    gap = data.params.duplicate_gap_min * 60
+    done = {
+        x: (data.vehicles[k].carer.provider, t, t + int(data.service[x]))
+        for k, (stops, _, _) in routes.items()
+        for x, t in stops
+    }
+    ranked = []
+    for g, group in enumerate(groups):
+        ours = [done[x] for x in group if x in done]
+        if len({p for p, _, _ in ours}) < 2:
+            continue
+        event = any(
+            p != q and s1 <= e2 + gap and s2 <= e1 + gap
+            for (p, s1, e1), (q, s2, e2) in itertools.combinations(ours, 2)
+        )
+        ranked.append((not event, -len(group), g))
+    return [g for *_, g in sorted(ranked)]
 
 
 class _Stall:
@@ -729,20 +888,18 @@ class _Model:
         self.routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "load")
 
     def search(
-        self, first_routes: list[list[int]], params: SolveParams, began: float
+        self, first_routes: list[list[int]], params: SolveParams, began: float, *, stop: float
     ) -> tuple[_Solution, str]:
-        """Improve the best first solution for what is left of the time limit.
+        """Improve the best first solution until `stop` (the time limit counts from `began`).
 
         Returns the solution and where its first solution came from: ``"carerun"`` (the
         greedy), an OR-Tools strategy name, or ``"ALL_UNPERFORMED"`` (the fallback).
         """
         routing, manager = self.routing, self.manager
-        deadline = began + params.time_limit
+        deadline = stop
         if params.lns and params.solution_limit is None:
-            routing.AddAtSolutionCallback(self.stall.seen)
-            routing.AddSearchMonitor(routing.solver().CustomLimit(self.stall.stalled))
-        routing.CloseModelWithParameters(_search_parameters(params, params.first_solution, 1.0))
-        self.closed = True
+            self.watch_stall()
+        self.close(params)
         routing.solver().ReSeed(params.seed)
         routes = [[manager.NodeToIndex(n) for n in route] for route in first_routes]
         start: pywrapcp.Assignment | None = routing.ReadAssignmentFromRoutes(routes, True)
@@ -777,16 +934,29 @@ class _Model:
             return self._read(found if found is not None else start), origin
         # One guided local search of the whole day until it stalls (no better plan for a
         # while); what is left of the time goes to re-solving parts (_improve_by_parts).
-        stop = began + params.time_limit * _WHOLE_SHARE
+        whole = min(began + params.time_limit * _WHOLE_SHARE, stop)
         self.stall.arm(max(1.0, params.time_limit * _WHOLE_ROUND))
         found = routing.SolveFromAssignmentWithParameters(
             start,
             _search_parameters(
-                params, params.first_solution, max(stop - time.perf_counter(), 0.1)
+                params, params.first_solution, max(whole - time.perf_counter(), 0.1)
             ),
         )
         self.stall.disarm()
         return self._read(found if found is not None else start), origin
+
+    def watch_stall(self) -> None:
+        """Let :attr:`stall` stop this model's searches (before the model is closed)."""
+        self.routing.AddAtSolutionCallback(self.stall.seen)
+        self.routing.AddSearchMonitor(self.routing.solver().CustomLimit(self.stall.stalled))
+
+    def close(self, params: SolveParams) -> None:
+        """Close the model (no more constraints), once."""
+        if not self.closed:
+            self.routing.CloseModelWithParameters(
+                _search_parameters(params, params.first_solution, 1.0)
+            )
+            self.closed = True
 
     def solve_part(
         self, routes: Sequence[Sequence[int]], params: SolveParams, seconds: float
@@ -794,11 +964,7 @@ class _Model:
         """Re-solve this (part) model from `routes` (nodes per vehicle): the better solution
         found, or None when it is no better."""
         routing = self.routing
-        if not self.closed:
-            routing.CloseModelWithParameters(
-                _search_parameters(params, params.first_solution, 1.0)
-            )
-            self.closed = True
+        self.close(params)
         routing.solver().ReSeed(params.seed)
         start = self.restore(routes, params)
         if start is None:
@@ -815,7 +981,10 @@ class _Model:
     ) -> pywrapcp.Assignment | None:
         """The solution of `routes` (nodes per vehicle) in this closed model, or None when the
         model rejects them. Not ``ReadAssignmentFromRoutes``: it runs under the time limit of
-        the model's last search, so after a search that used all its time it always fails."""
+        the model's last search, so after a search that used all its time it always fails.
+        Value plans in a model that has not searched (:meth:`_DayModel.valuer`): on a day with
+        double-handed visits a model that has searched fails to restore even its own best
+        plan (seen on every Rutland day)."""
         routing, manager = self.routing, self.manager
         given = routing.solver().Assignment()
         indices = [[manager.NodeToIndex(n) for n in route] for route in routes]

@@ -13,7 +13,7 @@ Nothing here imports OR-Tools: it works on node and vehicle numbers only.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +24,8 @@ from carerun.model import Visit
 PART_NODES = 35
 # Visits left undone that a part may also try to place.
 PART_UNDONE = 10
+# Preferred routes a part around some nodes takes beyond its size (see part_around).
+PART_PREFERRED = 2
 
 
 @dataclass(frozen=True)
@@ -74,19 +76,61 @@ def choose_part(
     if len(used) < 2:
         return None
     seed = rng.choice(used)
-    mine = [x for x, _ in routes[seed]]
-    near = {
-        k: float(travel[np.ix_(mine, [x for x, _ in routes[k]])].min(axis=1).mean())
-        for k in used
-    }
-    near[seed] = -1.0
+    return part_around(
+        routes, [x for x, _ in routes[seed]], undone, travel=travel, owner=owner,
+        allowed_of=allowed_of, partners=partners, size=size,
+    )
+
+
+def part_around(
+    routes: Mapping[int, Sequence[tuple[int, int]]],
+    around: Sequence[int],
+    undone: Sequence[int],
+    *,
+    travel: np.ndarray,
+    owner: Sequence[str],
+    allowed_of: Sequence[Sequence[int]],
+    partners: Sequence[Sequence[int]],
+    size: int = PART_NODES,
+    prefer: Collection[int] = (),
+) -> Part | None:
+    """The routes doing the nodes `around`, the routes nearest them (those of vehicles in
+    `prefer` first, used or not), every vehicle of the carers concerned, and the nearest
+    undone visits they may do. A route's nearness is the mean, over the nodes `around`, of
+    the journey to the route's nearest visit (to its base when it has none); `travel` has a
+    row per node, then one per vehicle's base.
+
+    Routes are added while their visits number at most `size` (every route doing a node of
+    `around`, and two routes at least), and the nearest PART_PREFERRED preferred ones
+    whatever their size. None when fewer than two routes could be taken.
+    """
+    used = sorted(k for k, stops in routes.items() if stops)
+    unused = sorted(k for k in prefer if not routes.get(k))
+    if len(used) + len(unused) < 2 or not around:
+        return None
+    first_base = len(travel) - len(owner)
+    doing = {k for k in used if any(x in around for x, _ in routes[k])}
+
+    def nearness(k: int) -> tuple[int, float]:
+        if k in doing:
+            return (0, -1.0)
+        stops = [x for x, _ in routes[k]] if k in used else [first_base + k]
+        return (
+            1 if k in prefer else 2,
+            float(travel[np.ix_(list(around), stops)].min(axis=1).mean()),
+        )
+
+    near = {k: nearness(k) for k in [*used, *unused]}
     chosen: list[int] = []
     count = 0
-    for k in sorted(used, key=lambda k: (near[k], k)):
-        if len(chosen) >= 2 and count + len(routes[k]) > size:
+    for k in sorted(near, key=lambda k: (near[k], k)):
+        full = len(chosen) >= max(2, len(doing)) and count + len(routes.get(k, ())) > size
+        # However full, the nearest preferred routes come in: without them the part has no
+        # way to do what it is for.
+        if full and not (k in prefer and len(set(chosen) - doing) < PART_PREFERRED):
             break
         chosen.append(k)
-        count += len(routes[k])
+        count += len(routes.get(k, ()))
     # A carer's split shift is several vehicles: take them all, so daily limits stay whole.
     carers = {owner[k] for k in chosen}
     vehicles = sorted(k for k in range(len(owner)) if owner[k] in carers)

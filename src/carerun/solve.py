@@ -525,7 +525,7 @@ def _work_by_carer(roster: Roster, plan: Plan, matrix: TravelMatrix) -> dict[str
 
 def _merge(parts: list[Plan], *, label: str) -> Plan:
     stats: dict[str, float] = {}
-    for key in ("objective", "seconds"):
+    for key in ("objective", "seconds", "parts_tried", "parts_improved", "groups_regrouped"):
         stats[key] = float(sum(p.stats.get(key, 0.0) for p in parts))
     stats["parts"] = float(len(parts))
     return Plan(

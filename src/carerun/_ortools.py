@@ -41,9 +41,10 @@ carers at one start; followers inside their gap), handed to OR-Tools with
 ``ReadAssignmentFromRoutes``. Without synchronised visits OR-Tools' own first solution
 (``first_solution``) is also built, on a short budget, and the better one is kept.
 
-The metaheuristic then searches the whole day for the rest of the time limit. With
-``SolveParams.lns`` it stops once it has found no better plan for a tenth of the limit (at
-least 1 s), or at 60 % of it, and the rest goes to a large neighbourhood search
+The metaheuristic then searches the whole day for the rest of the time limit (of its first
+half when the day has co-located groups, see below). With ``SolveParams.lns`` it stops once
+it has found no better plan for a tenth of the limit (at least 1 s), or at 60 % of its time,
+and the rest goes to a large neighbourhood search
 (:func:`_improve_by_parts`): a few nearby carers' routes and undone visits near them
 (:mod:`carerun._parts`) are built as a model of their own (:class:`_DayModel`), searched from
 their current routes for about 0.01 s a visit, and kept when they cost less. OR-Tools' moves
@@ -51,7 +52,21 @@ shift one or two visits at a time across a whole day; a small model lets the sam
 reshape several routes together. Visits tied to ones outside the part keep their start and
 stay off the partner's carer, so the plan stays valid. After eight parts in a row gain
 nothing, the whole day is searched again for a round.
+
+On a day with co-located groups, the second half of the time limit goes to the groups that
+the search left to carers of several providers (:func:`_regroup`). A group's provider is
+chosen before the search, so a group split one visit each between two providers is stuck:
+moving either visit alone costs a penalty. Each such group (the ones whose visits meet in
+time first) has the part of the plan around it re-solved, with the provider changed to each
+other provider doing some of it, then with its own. The part holds the routes doing the group,
+the nearest routes of the provider's carers able to take the rest of it (used or idle) and
+the nearest others. A new part is kept when the day, with that provider chosen, costs less.
+Rounds repeat while one brings some group to one provider, and the time left searches the
+whole day again with the providers as now chosen.
 With a ``solution_limit`` the day is searched once, whole, so runs stay reproducible.
+
+Plans found in parts are valued in a model of the whole day that has never searched: one
+that has fails to restore even its own best plan on days with double-handed visits.
 
 The results come back as carerun :class:`~carerun.model.Plan` objects; no OR-Tools type leaves
 this module.
@@ -101,7 +116,7 @@ _STATUS = {
 # Share of the time limit OR-Tools' own first solution may take (the rest is local search).
 _FIRST_SHARE = 0.2
 # The whole day is searched until it finds no better plan for this share of the time limit
-# (at least 1 s), for at most _WHOLE_SHARE of the limit; also the length of a later round.
+# (at least 1 s), for at most _WHOLE_SHARE of its time; also the length of a later round.
 _WHOLE_ROUND = 0.1
 _WHOLE_SHARE = 0.6
 # Seconds of search per visit of a part (and at least _PART_MIN_SECONDS).
@@ -111,7 +126,7 @@ _PART_MIN_SECONDS = 0.2
 _PART_FAILURES = 8
 # Share of the time limit kept for re-solving the co-located groups the search left to
 # several providers (_regroup), when the day has such groups.
-_REGROUP_SHARE = 0.3
+_REGROUP_SHARE = 0.5
 # Visits on the routes of a part re-solved around a group (few: the routes doing the group
 # and the nearest one or two of the chosen provider's carers able to take it).
 _REGROUP_PART_NODES = 20
@@ -934,7 +949,7 @@ class _Model:
             return self._read(found if found is not None else start), origin
         # One guided local search of the whole day until it stalls (no better plan for a
         # while); what is left of the time goes to re-solving parts (_improve_by_parts).
-        whole = min(began + params.time_limit * _WHOLE_SHARE, stop)
+        whole = began + (stop - began) * _WHOLE_SHARE
         self.stall.arm(max(1.0, params.time_limit * _WHOLE_ROUND))
         found = routing.SolveFromAssignmentWithParameters(
             start,

@@ -82,7 +82,10 @@ class SolveParams:
     duplicate
         Cost of each visit of a co-located group (see below) done by a carer of another provider
         than the one chosen for the group (the provider staffing most of it as it stands):
-        this is what removes duplicate multi-provider events.
+        this is what removes duplicate multi-provider events. With a time limit (no
+        `solution_limit`), a day with such groups keeps the second half of it to re-solve the
+        groups still split between providers, each with its provider changed where that
+        costs less.
     duplicate_metres, duplicate_gap_min
         Visits of one client, or within this distance, whose times overlap or lie within this
         gap are co-located.
@@ -102,7 +105,7 @@ class SolveParams:
         OR-Tools local-search metaheuristic, one of :data:`METAHEURISTICS`.
     lns
         Once the metaheuristic's search of the whole day stalls (a round of a tenth of the time
-        limit gains under 0.1 %, or 60 % of the limit is spent), spend the rest re-solving parts
+        limit gains under 0.1 %, or 60 % of its time is spent), spend the rest re-solving parts
         of the plan: a few nearby carers' routes and the undone visits near them, each as a
         small model, keeping what costs less (large neighbourhood search). Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by

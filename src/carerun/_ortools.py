@@ -661,6 +661,8 @@ def _regroup(
                     candidate[part.vehicles[i]] = (
                         [(part.nodes[x], t) for x, t in stops], begin, finish
                     )
+                if not _fair_trade(data, done, candidate):
+                    continue
                 every = [[x for x, _ in candidate.get(k, ([], 0, 0))[0]] for k in range(n)]
                 valued = valuer.restore(every, params)
                 if valued is None:
@@ -677,6 +679,21 @@ def _regroup(
                 break
         if regrouped == before:
             return _Solution(objective, routes), regrouped, extra
+
+
+def _fair_trade(
+    data: _DayModel,
+    done: Collection[int],
+    candidate: Mapping[int, tuple[list[tuple[int, int]], int, int]],
+) -> bool:
+    """Whether `candidate` leaves undone only visits of no higher priority than every visit it
+    does instead. Putting a group with one provider may cost a visit for another (the costs
+    decide), but never a visit that outranks it: two plain visits do not buy one a client has
+    a carer for today (:func:`carerun.solve._weigh_done_today`)."""
+    now = {x for stops, _, _ in candidate.values() for x, _ in stops}
+    lost = [data.nodes[x][0].priority for x in done if x not in now]
+    gained = [data.nodes[x][0].priority for x in now if x not in done]
+    return not lost or max(lost) <= min(gained, default=0)
 
 
 def _split_groups(

@@ -1,5 +1,7 @@
 """Which part of a day's plan to re-solve next: the neighbourhoods of carerun's large
-neighbourhood search (see :mod:`carerun._ortools`, which solves them).
+neighbourhood search (:func:`choose_part`, around a random route) and the parts around a
+co-located group that the search left to several providers (:func:`part_around`). See
+:mod:`carerun._ortools`, which solves them.
 
 A part is a few carers' routes that lie close together, the visits on them, and a few visits
 left undone nearby. Re-solved as a small model, it can swap whole stretches of visits between

@@ -928,7 +928,6 @@ class _Model:
         greedy), an OR-Tools strategy name, or ``"ALL_UNPERFORMED"`` (the fallback).
         """
         routing, manager = self.routing, self.manager
-        deadline = stop
         if params.lns and params.solution_limit is None:
             self.watch_stall()
         self.close(params)
@@ -959,7 +958,7 @@ class _Model:
                 raise SolveError(msg)
         self.first_objective = int(start.ObjectiveValue())
         if not params.lns or params.solution_limit is not None:
-            left = max(deadline - time.perf_counter(), params.time_limit * 0.1)
+            left = max(stop - time.perf_counter(), params.time_limit * 0.1)
             found = routing.SolveFromAssignmentWithParameters(
                 start, _search_parameters(params, params.first_solution, left)
             )

@@ -369,22 +369,35 @@ def test_day_full_of_double_handed_visits_gets_a_complete_first_solution() -> No
     assert solve(r, again).assignments == solve(r, again).assignments
 
 
+def couple_at_one_door(
+    door: Location, carers: list[Carer], *, x: dict[str, Any], y: dict[str, Any]
+) -> Roster:
+    """Clients X and Y at one door, both called 09:00-09:10 for 30 min (two carers needed);
+    `x` and `y` are the rest of each visit."""
+    return roster(
+        [
+            visit("x", door, "09:00", "09:10", client_id="X", **x),
+            visit("y", door, "09:00", "09:10", client_id="Y", **y),
+        ],
+        carers,
+    )
+
+
 def test_overlapping_visits_at_one_door_go_to_one_provider() -> None:
     # A couple at one door, both called 09:00-09:10 for 30 min: two carers are needed. As it
     # stands P1 does one and P2 the other (a duplicate multi-provider event). B (P2) lives at
     # the door, A1 and A2 (P1) further off: travel alone would keep B; the provider penalty must
     # hand both calls to P1.
     door = at(0, 0)
-    r = roster(
-        [
-            visit("x", door, "09:00", "09:10", client_id="X", provider="P1", carer_ids=("A1",)),
-            visit("y", door, "09:00", "09:10", client_id="Y", provider="P2", carer_ids=("B",)),
-        ],
+    r = couple_at_one_door(
+        door,
         [
             carer("A1", at(1, 0), provider="P1"),
             carer("A2", at(0, 1.5), provider="P1"),
             carer("B", door, provider="P2"),
         ],
+        x={"provider": "P1", "carer_ids": ("A1",)},
+        y={"provider": "P2", "carer_ids": ("B",)},
     )
     matrix = straight_line_matrix(roster_points(r))
     assert len(find_duplicates(r, asis_plan(r, matrix))) == 1
@@ -401,17 +414,16 @@ def test_a_group_its_chosen_provider_cannot_staff_goes_to_one_that_can() -> None
     # P2 has no one else: under that choice, one call by B and one by P1 (one penalty) beats
     # both by P1 (two), and the search stops there. Re-solving the group with its provider
     # changed to P1 finds the plan without the event. Every carer lives 1 km from the door.
-    door = at(0, 0)
-    r = roster(
-        [
-            visit("x", door, "09:00", "09:10", client_id="X", provider="P2", carer_ids=("B",)),
-            visit("y", door, "09:00", "09:10", client_id="Y", provider="P2", carer_ids=("B",)),
-        ],
+    as_is = {"provider": "P2", "carer_ids": ("B",)}
+    r = couple_at_one_door(
+        at(0, 0),
         [
             carer("A1", at(1, 0), provider="P1"),
             carer("A2", at(-1, 0), provider="P1"),
             carer("B", at(0, 1), provider="P2"),
         ],
+        x=as_is,
+        y=as_is,
     )
     plan = solve(r, SolveParams(time_limit=1.0, continuity=0))
     assert not plan.unassigned

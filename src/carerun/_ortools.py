@@ -361,11 +361,12 @@ def _solve_one_day(
             lambda chosen: _unary_costs(nodes, vehicles, known, params, groups, chosen),
         )
         # Time left over goes to the whole day again, with the providers as now chosen.
-        left = deadline - time.perf_counter()
-        if left > _PART_MIN_SECONDS:
+        if deadline - time.perf_counter() > _PART_MIN_SECONDS:
+            again_model = dataclasses.replace(data, extra=extra).build()
             every = [best.routes[k][0] if k in best.routes else [] for k in range(len(vehicles))]
-            again = dataclasses.replace(data, extra=extra).build().solve_part(
-                [[x for x, _ in stops] for stops in every], params, left
+            again = again_model.solve_part(
+                [[x for x, _ in stops] for stops in every], params,
+                max(deadline - time.perf_counter(), 0.01),
             )
             if again is not None:
                 best = again

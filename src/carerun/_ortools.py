@@ -79,7 +79,7 @@ import itertools
 import multiprocessing
 import random
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -315,7 +315,8 @@ def _solve_one_day(
         _group_provider(roster, [nodes[i][0] for i in g], g, vehicles, allowed_of, able)
         for g, able in zip(groups, capable, strict=True)
     ]
-    extra = _unary_costs(nodes, vehicles, known, params, groups, targets)
+    plain = _unary_costs(nodes, vehicles, known, params)
+    extra = _charge_groups(plain, vehicles, groups, targets, params.duplicate)
     limits = _work_limits(vehicles, seconds_left or {})
     load = (
         [demand.get(v.visit_id, 0) for v, _ in nodes] if demand is not None else None
@@ -339,7 +340,7 @@ def _solve_one_day(
         # the provider that took most of it in a first greedy solution.
         runs = greedy("hardest").runs
         targets = _settled_providers(runs, vehicles, groups, targets, capable)
-        extra = _unary_costs(nodes, vehicles, known, params, groups, targets)
+        extra = _charge_groups(plain, vehicles, groups, targets, params.duplicate)
     # Neither order wins everywhere (hardest first suits few carers, time order suits many);
     # both are cheap, so build both and keep the cheaper.
     first_routes = min((greedy(order) for order in _ORDERS), key=lambda g: g.cost()).runs
@@ -356,17 +357,16 @@ def _solve_one_day(
     if params.lns and timed:
         best, parts = _improve_by_parts(data, best, searched)
     if groups and timed:
-        best, regrouped, extra = _regroup(
-            data, best, groups, targets, capable, deadline,
-            lambda chosen: _unary_costs(nodes, vehicles, known, params, groups, chosen),
-        )
+        best, regrouped, extra = _regroup(data, best, groups, targets, capable, plain, deadline)
         # Time left over goes to the whole day again, with the providers as now chosen.
         if deadline - time.perf_counter() > _PART_MIN_SECONDS:
             again_model = dataclasses.replace(data, extra=extra).build()
-            every = [best.routes[k][0] if k in best.routes else [] for k in range(len(vehicles))]
+            every = [
+                [x for x, _ in best.routes[k][0]] if k in best.routes else []
+                for k in range(len(vehicles))
+            ]
             again = again_model.solve_part(
-                [[x for x, _ in stops] for stops in every], params,
-                max(deadline - time.perf_counter(), 0.01),
+                every, params, max(deadline - time.perf_counter(), 0.01)
             )
             if again is not None:
                 best = again
@@ -586,8 +586,8 @@ def _regroup(
     groups: Sequence[list[int]],
     targets: Sequence[str],
     capable: Sequence[set[str]],
+    plain: np.ndarray,
     deadline: float,
-    costs_for: Callable[[list[str]], np.ndarray],
 ) -> tuple[_Solution, int, np.ndarray]:
     """Re-solve, until `deadline`, the part of the plan around each co-located group that the
     search left to carers of several providers, once for each other able provider doing some
@@ -649,7 +649,13 @@ def _regroup(
                 if time.perf_counter() + seconds > deadline:
                     return _Solution(objective, routes), regrouped, extra
                 tried = [*chosen[:g], target, *chosen[g + 1 :]]
-                costs = extra if target == chosen[g] else costs_for(tried)
+                costs = (
+                    extra
+                    if target == chosen[g]
+                    else _charge_groups(
+                        plain, data.vehicles, groups, tried, data.params.duplicate
+                    )
+                )
                 position = {x: i for i, x in enumerate(part.nodes)}
                 current = [[position[x] for x, _ in stops_of.get(k, ())] for k in part.vehicles]
                 found = dataclasses.replace(data, extra=costs).part(part).solve_part(
@@ -1424,12 +1430,9 @@ def _unary_costs(
     vehicles: list[_Vehicle],
     known: Mapping[str, dict[str, float]],
     params: SolveParams,
-    groups: Sequence[list[int]] = (),
-    targets: Sequence[str] = (),
 ) -> np.ndarray:
-    """Cost of each vehicle doing each node: continuity, soft gender and, for each co-located
-    group, a carer of another provider than the group's target. Each node's cost is charged
-    over its cheapest vehicle (an unavoidable cost is no cost)."""
+    """Cost of each vehicle doing each node: continuity and soft gender, each node's over its
+    cheapest vehicle (see :func:`_charge_groups`, which adds the co-located groups)."""
     out = np.zeros((len(vehicles), len(nodes)), dtype=np.int64)
     for k, veh in enumerate(vehicles):
         for node, (v, _) in enumerate(nodes):
@@ -1438,9 +1441,23 @@ def _unary_costs(
                 out[k, node] += round(params.continuity * share.get(veh.carer.carer_id, 1.0))
             if params.gender_rule == "soft" and not gender_ok(v, veh.carer):
                 out[k, node] += params.gender
+    return out - out.min(axis=0)
+
+
+def _charge_groups(
+    plain: np.ndarray,
+    vehicles: list[_Vehicle],
+    groups: Sequence[list[int]],
+    targets: Sequence[str],
+    duplicate: int,
+) -> np.ndarray:
+    """`plain` (:func:`_unary_costs`) plus, for each co-located group, `duplicate` for a
+    carer of another provider than the group's target. Each node's cost is charged over its
+    cheapest vehicle (an unavoidable cost is no cost)."""
+    out = plain.copy()
     provider_of = np.array([veh.carer.provider for veh in vehicles])
     for group, target in zip(groups, targets, strict=True):
-        out[np.ix_(provider_of != target, group)] += params.duplicate
+        out[np.ix_(provider_of != target, group)] += duplicate
     # OR-Tools also needs a zero-cost vehicle for every node: without one the dimension fails
     # even with the node undone.
     return out - out.min(axis=0)

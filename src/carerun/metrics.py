@@ -109,9 +109,9 @@ def working_seconds(
         carer = roster.carer(cid)
         by_shift: dict[int, list[int]] = {}
         shifts = carer.shifts_on(day)
-        for a in run:
+        for n, a in enumerate(run):
             k = next((i for i, s in enumerate(shifts) if s.start <= a.start <= s.end), 0)
-            by_shift.setdefault(k, []).append(run.index(a))
+            by_shift.setdefault(k, []).append(n)
         for idx in by_shift.values():
             first, last = run[idx[0]], run[idx[-1]]
             visit = roster.visit(last.visit_id)

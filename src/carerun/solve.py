@@ -518,9 +518,9 @@ def _regular_carers(roster: Roster, history: Plan | None) -> dict[str, set[str]]
 
 def _work_by_carer(roster: Roster, plan: Plan, matrix: TravelMatrix) -> dict[str, int]:
     """Working seconds per carer in `plan`, over all its days."""
-    out: dict[str, int] = {}
     from carerun.metrics import working_seconds
 
+    out: dict[str, int] = {}
     for (cid, _), secs in working_seconds(roster, plan, matrix).items():
         out[cid] = out.get(cid, 0) + secs
     return out

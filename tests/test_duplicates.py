@@ -332,6 +332,14 @@ def test_double_handed_visit_saves_only_when_the_main_provider_has_two_carers() 
     (e,) = find_duplicates(r, plan(r, {"v1": "a1", "v2": ("a2", "b1")}, travel=300))
     assert e.main_provider == "A"
     assert e.travel_saved == 300
-    # v2 by a1 + b1: A has one carer, so B's carer is still needed for the second pair of hands.
-    (e,) = find_duplicates(r, plan(r, {"v1": "a1", "v2": ("a1", "b1")}, travel=300))
-    assert e.travel_saved == 0
+
+
+def test_joint_visit_next_to_one_of_its_carers_visits_is_no_event() -> None:
+    # v2 by a1 + b1 after a1's v1: each provider has one carer there and v2 needs both, so
+    # neither could be spared: joint working, not duplication.
+    r = roster([visit("v1", "c", 8 * H), visit("v2", "c", 8 * H, carers_required=2)], CARERS)
+    assert find_duplicates(r, plan(r, {"v1": "a1", "v2": ("a1", "b1")})) == []
+    # A third provider's visit there could go to either of them: an event again.
+    r = r.replace(visits=[*r.visits, visit("v3", "c", 8 * H + 30 * M)])
+    (e,) = find_duplicates(r, plan(r, {"v1": "a1", "v2": ("a1", "b1"), "v3": "c1"}))
+    assert e.providers == ("A", "B", "C")

@@ -12,9 +12,12 @@ Definitions (what every count here means):
 - **Linked**: two visits on one day at the same place whose spans overlap or whose gap (the later
   start minus the earlier end) is at most `gap_min` minutes.
 - **Event**: a connected group of linked visits (union-find), of two or more visits, whose
-  carers belong to two or more providers (carer → provider from the roster). Links chain, so
-  an event can span more than `gap_min`. A single double-handed visit with carers of two
-  providers is a joint visit, not an event.
+  carers belong to two or more providers (carer → provider from the roster), one of which
+  could be spared: another provider there has, in the group, at least as many carers as each
+  of its visits needs. Links chain, so an event can span more than `gap_min`. A group where
+  no provider could be spared is joint working, not duplication: a double-handed visit by
+  carers of two providers, alone or next to a visit by one of those carers (each provider
+  has one carer there, and the double-handed visit needs both).
 
 **Travel saved** (an estimate): one carer of the event's *main* provider (the one doing the most
 carer-visits; ties go to the most visit minutes, then the id) could do the whole group back to
@@ -209,9 +212,25 @@ def _travel_saved(group: list[_Done], provider_of: dict[str, str], main: str) ->
     return round(saved)
 
 
+def _one_could_be_spared(group: list[_Done], provider_of: dict[str, str]) -> bool:
+    """Whether some provider's carers in `group` could do all another provider does there
+    (ignoring that overlapping visits would have to move a little in time)."""
+    carers: dict[str, set[str]] = {}
+    needs: Counter[str] = Counter()
+    for d in group:
+        for c in d.carers:
+            p = provider_of[c]
+            carers.setdefault(p, set()).add(c)
+            needs[p] = max(needs[p], d.visit.carers_required)
+    return any(
+        len(carers[stay]) >= needs[spared]
+        for stay, spared in itertools.permutations(carers, 2)
+    )
+
+
 def _event(group: list[_Done], provider_of: dict[str, str], day: int) -> DuplicateEvent | None:
     carer_visits = Counter(provider_of[c] for d in group for c in d.carers)
-    if len(carer_visits) < 2:
+    if len(carer_visits) < 2 or not _one_could_be_spared(group, provider_of):
         return None
     minutes: Counter[str] = Counter()
     for d in group:

@@ -867,7 +867,9 @@ def _duplicates(before: _Side, after: _Side | None, colours: Mapping[str, str]) 
         '<section id="duplicates"><h2><span class="num">4</span> Duplicate multi-provider events'
         "</h2>",
         '<p class="lead">Two or more visits at one place (same client, or doors within 50 m)'
-        " at the same time or within 30 minutes, done by carers of different providers."
+        " at the same time or within 30 minutes, done by carers of different providers, where"
+        " one provider's carers there could have done another's share (a double-handed visit"
+        " that needs one carer of each is joint working, not duplication)."
         " Travel saved is what one provider doing them all would save.</p>",
     ]
     stats = []

@@ -96,8 +96,22 @@ class Instance:
 
 # Readers ------------------------------------------------------------------------------------
 
-MANKOWSKA_KEYS = ("nbNodes", "nbVehi", "nbServi", "r", "DS", "a", "x", "y", "d", "p",
-                  "mind", "maxd", "e", "l")
+MANKOWSKA_KEYS = (
+    "nbNodes",
+    "nbVehi",
+    "nbServi",
+    "r",
+    "DS",
+    "a",
+    "x",
+    "y",
+    "d",
+    "p",
+    "mind",
+    "maxd",
+    "e",
+    "l",
+)
 
 
 def _mankowska_blocks(path: Path) -> dict[str, list[str]]:
@@ -164,8 +178,9 @@ def read_mankowska(path: str | Path) -> Instance:
         if node in double:
             sync = SIMULTANEOUS if mind[node] <= 0 else SEQUENTIAL
         gap = (float(mind[node]), float(maxd[node])) if sync == SEQUENTIAL else (0.0, 0.0)
-        patients.append(Patient(str(node), node, (float(e[node]), float(l_[node])), services,
-                                sync, gap))
+        patients.append(
+            Patient(str(node), node, (float(e[node]), float(l_[node])), services, sync, gap)
+        )
     caregivers = tuple(
         Caregiver(str(v + 1), frozenset(f"s{s + 1}" for s in np.flatnonzero(able[v])))
         for v in range(n_vehicles)
@@ -276,28 +291,40 @@ def adapt_instance(inst: Instance) -> Adapted:
         for k, (service, duration) in enumerate(p.services):
             vid = visit_id(p.patient_id, service)
             linked = k == 1 and bool(p.sync)
-            visits.append(Visit(
-                visit_id=vid, client_id=p.patient_id, day=0, window=TimeWindow(e, l_),
-                duration=max(1, math.ceil(duration * SCALE - EPS)), location=_point(p.node),
-                skills=frozenset({service}), follows=first if linked else "",
-                # Gaps are seconds in carerun's model, like every time.
-                gap_min=_minutes(p.gap[0], inst.name) * SCALE if linked else 0,
-                gap_max=_minutes(p.gap[1], inst.name) * SCALE if linked else 0,
-                # The published model: a patient's two services need two caregivers.
-                link_other_carer=linked,
-            ))
+            visits.append(
+                Visit(
+                    visit_id=vid,
+                    client_id=p.patient_id,
+                    day=0,
+                    window=TimeWindow(e, l_),
+                    duration=max(1, math.ceil(duration * SCALE - EPS)),
+                    location=_point(p.node),
+                    skills=frozenset({service}),
+                    follows=first if linked else "",
+                    # Gaps are seconds in carerun's model, like every time.
+                    gap_min=_minutes(p.gap[0], inst.name) * SCALE if linked else 0,
+                    gap_max=_minutes(p.gap[1], inst.name) * SCALE if linked else 0,
+                    # The published model: a patient's two services need two caregivers.
+                    link_other_carer=linked,
+                )
+            )
             tasks[vid] = (p.patient_id, service)
             first = first or vid
     depot = _point(0)
     carers = tuple(
         Carer(
-            carer_id=c.caregiver_id, provider=PROVIDER, base=depot, mode=Mode.DRIVE,
-            shifts={0: (_shift(c.shift),)}, skills=c.abilities,
+            carer_id=c.caregiver_id,
+            provider=PROVIDER,
+            base=depot,
+            mode=Mode.DRIVE,
+            shifts={0: (_shift(c.shift),)},
+            skills=c.abilities,
         )
         for c in inst.caregivers
     )
-    roster = Roster(tuple(visits), carers, (Provider(PROVIDER, kind=ProviderKind.IN_HOUSE),),
-                    name=inst.name)
+    roster = Roster(
+        tuple(visits), carers, (Provider(PROVIDER, kind=ProviderKind.IN_HOUSE),), name=inst.name
+    )
     seconds = np.ceil(inst.travel * SCALE - EPS).astype(np.int64)
     np.fill_diagonal(seconds, 0)
     points = [_point(node).point for node in range(len(inst.travel))]
@@ -326,9 +353,7 @@ def routes_from_plan(adapted: Adapted, plan: Plan) -> dict[str, Route]:
     """Each caregiver's route from a carerun plan, times back in the instance's units."""
     routes: dict[str, Route] = {c.carer_id: [] for c in adapted.roster.carers}
     for (carer_id, _day), run in plan.routes().items():
-        routes[carer_id] = [
-            (*adapted.tasks[a.visit_id], a.start / SCALE) for a in run
-        ]
+        routes[carer_id] = [(*adapted.tasks[a.visit_id], a.start / SCALE) for a in run]
     return routes
 
 
@@ -392,8 +417,9 @@ def score_routes(inst: Instance, routes: Mapping[str, Sequence[tuple[str, str, f
             if start < p.window[0] - EPS:
                 problems.append(f"{pid}/{service} starts at {start:g}, before {p.window[0]:g}")
             if start < free + hop - EPS:
-                problems.append(f"{cid} cannot reach {pid}/{service} by {start:g}"
-                                f" (earliest {free + hop:g})")
+                problems.append(
+                    f"{cid} cannot reach {pid}/{service} by {start:g} (earliest {free + hop:g})"
+                )
             node, free = p.node, start + duration
         back = float(inst.travel[node, 0])
         travel += back
@@ -412,8 +438,10 @@ def score_routes(inst: Instance, routes: Mapping[str, Sequence[tuple[str, str, f
                 problems.append(f"{p.patient_id}: both services by one caregiver")
             gap = starts[p.patient_id, p.services[1][0]] - starts[p.patient_id, p.services[0][0]]
             if not p.gap[0] - EPS <= gap <= p.gap[1] + EPS:
-                problems.append(f"{p.patient_id}: {p.sync} services start {gap:g} apart,"
-                                f" not {p.gap[0]:g}…{p.gap[1]:g}")
+                problems.append(
+                    f"{p.patient_id}: {p.sync} services start {gap:g} apart,"
+                    f" not {p.gap[0]:g}…{p.gap[1]:g}"
+                )
     return Score(travel, sum(tardiness), max(tardiness, default=0.0), tuple(problems))
 
 
@@ -423,7 +451,10 @@ def score_routes(inst: Instance, routes: Mapping[str, Sequence[tuple[str, str, f
 OBJECTIVE_COLUMNS = {
     "mankowska2014_and_fo2019_table2_sbpo2019.csv": ("mankowska2014_best_obj", "fo2019_best_obj"),
     "kummer2021_brkga_mp_ipr_tableC3_A1.csv": (
-        "mankowska2014_best", "lasfargeas2019_best", "kummer2019_fo_best", "brkga_mp_ipr_best",
+        "mankowska2014_best",
+        "lasfargeas2019_best",
+        "kummer2019_fo_best",
+        "brkga_mp_ipr_best",
         "cplex_2h_final_sol",
     ),
     "kummer_gecco2020_tools_bks.csv": ("bks",),

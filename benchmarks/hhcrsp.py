@@ -121,25 +121,33 @@ def _size_key(path: Path) -> tuple[int, str]:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print(f"{'instance':<46} {'pat':>4} {'travel':>8} {'tardT':>8} {'tardM':>7} {'obj':>8}"
-          f" {'best':>8} {'gap%':>7} {'ok':>3} {'s':>6}")
+    print(
+        f"{'instance':<46} {'pat':>4} {'travel':>8} {'tardT':>8} {'tardM':>7} {'obj':>8}"
+        f" {'best':>8} {'gap%':>7} {'ok':>3} {'s':>6}"
+    )
     for r in rows:
         ok = "yes" if r["feasible"] else "NO"
-        print(f"{r['name'][:46]:<46} {r['patients']:>4} {r['travel']:>8.1f}"
-              f" {r['total_tardiness']:>8.1f} {r['max_tardiness']:>7.1f} {r['objective']:>8.1f}"
-              f" {r['best_published']:>8.1f} {r['gap_pct']:>7.1f} {ok:>3} {r['seconds']:>6.1f}")
+        print(
+            f"{r['name'][:46]:<46} {r['patients']:>4} {r['travel']:>8.1f}"
+            f" {r['total_tardiness']:>8.1f} {r['max_tardiness']:>7.1f} {r['objective']:>8.1f}"
+            f" {r['best_published']:>8.1f} {r['gap_pct']:>7.1f} {ok:>3} {r['seconds']:>6.1f}"
+        )
     groups = {
-        "Mankowska <=100 patients": [r for r in rows if r["format"] == "mankowska"
-                                     and r["patients"] <= 100],
-        "Mankowska 200-300 patients": [r for r in rows if r["format"] == "mankowska"
-                                       and r["patients"] > 100],
+        "Mankowska <=100 patients": [
+            r for r in rows if r["format"] == "mankowska" and r["patients"] <= 100
+        ],
+        "Mankowska 200-300 patients": [
+            r for r in rows if r["format"] == "mankowska" and r["patients"] > 100
+        ],
         "Italian (Ceschia et al.)": [r for r in rows if r["format"] == "italian"],
     }
     for label, group in groups.items():
         if group:
-            print(f"{label}: {len(group)} instances, mean gap"
-                  f" {statistics.fmean(r['gap_pct'] for r in group):.1f}%,"
-                  f" {sum(r['feasible'] for r in group)} feasible")
+            print(
+                f"{label}: {len(group)} instances, mean gap"
+                f" {statistics.fmean(r['gap_pct'] for r in group):.1f}%,"
+                f" {sum(r['feasible'] for r in group)} feasible"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,13 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path, help="instance files (default: all shared)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per instance")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lateness-weight", type=int, default=LATENESS_WEIGHT,
-                        help="cost of a second of tardiness (travel: 1); one value for all runs")
-    parser.add_argument("--results", type=Path, default=DATA / "results",
-                        help="folder of published result tables")
+    parser.add_argument(
+        "--lateness-weight",
+        type=int,
+        default=LATENESS_WEIGHT,
+        help="cost of a second of tardiness (travel: 1); one value for all runs",
+    )
+    parser.add_argument(
+        "--results", type=Path, default=DATA / "results", help="folder of published result tables"
+    )
     parser.add_argument("--json", type=Path, help="write the runs here")
-    parser.add_argument("--portfolio", type=int, default=2,
-                        help="searches side by side per instance (SolveParams.portfolio)")
+    parser.add_argument(
+        "--portfolio",
+        type=int,
+        default=2,
+        help="searches side by side per instance (SolveParams.portfolio)",
+    )
     args = parser.parse_args(argv)
     files = args.files or default_files()
     if not files:
@@ -167,15 +184,27 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         rows.append(run_instance(path, params, results))
         r = rows[-1]
-        print(f"  {r['name']}: objective {r['objective']:.1f} (best {r['best_published']:.1f},"
-              f" gap {r['gap_pct']:.1f}%), {'feasible' if r['feasible'] else 'INFEASIBLE'},"
-              f" {r['seconds']:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"  {r['name']}: objective {r['objective']:.1f} (best {r['best_published']:.1f},"
+            f" gap {r['gap_pct']:.1f}%), {'feasible' if r['feasible'] else 'INFEASIBLE'},"
+            f" {r['seconds']:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     print_table(rows)
     if args.json:
         with atomic_write(args.json) as fh:
-            json.dump({"time_limit": args.time_limit, "seed": args.seed,
-                       "lateness_weight": args.lateness_weight, "portfolio": args.portfolio,
-                       "instances": rows}, fh, indent=1)
+            json.dump(
+                {
+                    "time_limit": args.time_limit,
+                    "seed": args.seed,
+                    "lateness_weight": args.lateness_weight,
+                    "portfolio": args.portfolio,
+                    "instances": rows,
+                },
+                fh,
+                indent=1,
+            )
     return 0
 
 

@@ -160,8 +160,9 @@ def format_table(r: dict[str, Any]) -> str:
         ("late visits", "late_visits"),
     ):
         b, a = r[f"asis_{key}"], r[f"plan_{key}"]
-        cells = ["-" if x is None else f"{x:.1f}" if isinstance(x, float) else str(x)
-                 for x in (b, a)]
+        cells = [
+            "-" if x is None else f"{x:.1f}" if isinstance(x, float) else str(x) for x in (b, a)
+        ]
         lines.append(f"{name:<28} {cells[0]:>10} {cells[1]:>10} {_change(b, a):>10}")
     if r["plan_error"]:
         lines.append(f"planning FAILED: {r['plan_error']}")
@@ -188,22 +189,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--osm", type=Path, default=DEFAULT_OSM, help="OSM extract of Rutland")
     parser.add_argument("--seed", type=int, default=0, help="roster and solver seed (default 0)")
-    parser.add_argument("--time-limit", type=float, default=SolveParams().time_limit,
-                        help="seconds of search per day sub-problem (default: SolveParams)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=SolveParams().time_limit,
+        help="seconds of search per day sub-problem (default: SolveParams)",
+    )
     parser.add_argument("--clients", type=int, default=CLIENTS, help=f"default {CLIENTS}")
     parser.add_argument("--carers", type=int, default=CARERS, help=f"default {CARERS}")
-    parser.add_argument("--drop-links", action="store_true",
-                        help="plan without linked visits (follows/gap), to see what links cost")
+    parser.add_argument(
+        "--drop-links",
+        action="store_true",
+        help="plan without linked visits (follows/gap), to see what links cost",
+    )
     parser.add_argument("--days", help="plan only these days, e.g. Mon,Tue (default: the week)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     if not args.osm.is_file():
-        print(f"rutland_week: no OSM extract at {args.osm} (see ../shared/data/osm)",
-              file=sys.stderr)
+        print(
+            f"rutland_week: no OSM extract at {args.osm} (see ../shared/data/osm)", file=sys.stderr
+        )
         return 2
-    result = run(args.osm, seed=args.seed, time_limit=args.time_limit,
-                 clients=args.clients, carers=args.carers, drop_links=args.drop_links,
-                 days=_days(args.days) if args.days else None)
+    result = run(
+        args.osm,
+        seed=args.seed,
+        time_limit=args.time_limit,
+        clients=args.clients,
+        carers=args.carers,
+        drop_links=args.drop_links,
+        days=_days(args.days) if args.days else None,
+    )
     print(format_table(result))
     if args.json:
         with atomic_write(args.json) as fh:

@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baselines", action="store_true", help="skip PyVRP and VROOM")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
-        "--portfolio", type=int, default=2,
+        "--portfolio",
+        type=int,
+        default=2,
         help="carerun searches side by side per instance (SolveParams.portfolio; default 2:"
         " the plain search and one with the large neighbourhood search, on the 2 cores)",
     )

@@ -120,8 +120,13 @@ def test_within_rules_leaves_out_late_unstaffed_and_over_the_week() -> None:
         ),
         carers=(
             carer(),
-            Carer("c2", "P1", BASE, shifts={d: (TimeWindow(hm(7), hm(22)),) for d in (0, 1)},
-                  max_minutes_week=100),
+            Carer(
+                "c2",
+                "P1",
+                BASE,
+                shifts={d: (TimeWindow(hm(7), hm(22)),) for d in (0, 1)},
+                max_minutes_week=100,
+            ),
         ),
         providers=(Provider("P1"),),
     )
@@ -245,11 +250,10 @@ def test_dropped_double_handed_visit_frees_its_other_carer() -> None:
     )
     plan = asis_plan(roster, make_matrix())
     assert {(a.visit_id, a.start) for a in plan.assignments} == {
-        ("v1", hm(21, 30)), ("v3", hm(22, 30))
+        ("v1", hm(21, 30)),
+        ("v3", hm(22, 30)),
     }
-    assert [(u.visit_id, u.reason) for u in plan.unassigned] == [
-        ("d", UnassignedReason.CAPACITY)
-    ]
+    assert [(u.visit_id, u.reason) for u in plan.unassigned] == [("d", UnassignedReason.CAPACITY)]
 
 
 # Properties -------------------------------------------------------------------------------
@@ -265,12 +269,21 @@ def rosters(draw: st.DrawFn) -> Roster:
     for i in range(draw(st.integers(1, 10))):
         two = n_carers > 1 and draw(st.booleans())
         ids = draw(
-            st.lists(st.sampled_from([c.carer_id for c in carers]), min_size=2 if two else 1,
-                     max_size=2 if two else 1, unique=True)
+            st.lists(
+                st.sampled_from([c.carer_id for c in carers]),
+                min_size=2 if two else 1,
+                max_size=2 if two else 1,
+                unique=True,
+            )
         )
         visits.append(
-            visit(f"v{i}", draw(st.sampled_from(DOORS)), hm(7) + 300 * draw(st.integers(0, 100)),
-                  draw(st.sampled_from([15, 30, 45, 60])), tuple(ids))
+            visit(
+                f"v{i}",
+                draw(st.sampled_from(DOORS)),
+                hm(7) + 300 * draw(st.integers(0, 100)),
+                draw(st.sampled_from([15, 30, 45, 60])),
+                tuple(ids),
+            )
         )
     return Roster(tuple(visits), tuple(carers), (Provider("P1"),))
 
@@ -297,5 +310,6 @@ def test_asis_is_feasible_in_sequence_and_never_early(roster: Roster) -> None:
     assert len(plan.assignments) == named
     past = {u.visit_id for u in plan.unassigned if u.reason == UnassignedReason.CAPACITY}
     assert done | past == {v.visit_id for v in roster.visits} and not done & past
-    assert all(a.start <= max(hm(22), planned_start(roster.visit(a.visit_id)))
-               for a in plan.assignments)
+    assert all(
+        a.start <= max(hm(22), planned_start(roster.visit(a.visit_id))) for a in plan.assignments
+    )

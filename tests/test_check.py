@@ -324,13 +324,24 @@ def test_linked_visit_goes_to_another_person_even_across_a_split_shift() -> None
     visits = (
         Visit("wash", "c1", 0, tw("08:30", "09:00"), 1800, at(1, 0), skills=frozenset({"w"})),
         Visit(
-            "dress", "c1", 0, tw("08:00", "13:00"), 1800, at(1, 0),
-            follows="wash", gap_min=5400, gap_max=7200, link_other_carer=True,
+            "dress",
+            "c1",
+            0,
+            tw("08:00", "13:00"),
+            1800,
+            at(1, 0),
+            follows="wash",
+            gap_min=5400,
+            gap_max=7200,
+            link_other_carer=True,
         ),
     )
     carers = (
         Carer(
-            "A", "P1", at(0, 0), skills=frozenset({"w"}),
+            "A",
+            "P1",
+            at(0, 0),
+            skills=frozenset({"w"}),
             shifts={0: (tw("08:00", "10:00"), tw("10:00", "13:00"))},
         ),
         Carer("B", "P1", at(4, 0), shifts={0: (tw("08:00", "13:00"),)}),

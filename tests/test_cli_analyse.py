@@ -52,11 +52,19 @@ def test_three_visit_study_by_hand(tmp_path: Path) -> None:
     assert read_csv(tmp_path / "impossible_gaps.csv") == []
 
 
-def test_bad_portfolio_is_a_plain_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = main(["plan", str(tmp_path), "--osm", "x.osm.pbf", "--out", str(tmp_path / "o"),
-                 "--portfolio", "0"])
+def test_bad_portfolio_is_a_plain_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "plan",
+            str(tmp_path),
+            "--osm",
+            "x.osm.pbf",
+            "--out",
+            str(tmp_path / "o"),
+            "--portfolio",
+            "0",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "portfolio" in err and "Traceback" not in err
@@ -68,8 +76,18 @@ def test_parse_days() -> None:
 
 
 def test_bad_days_is_a_plain_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["plan", str(tmp_path), "--osm", "x.osm.pbf", "--out", str(tmp_path / "o"),
-                 "--days", "Mon,Funday"])
+    code = main(
+        [
+            "plan",
+            str(tmp_path),
+            "--osm",
+            "x.osm.pbf",
+            "--out",
+            str(tmp_path / "o"),
+            "--days",
+            "Mon,Funday",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "Funday" in err and "Traceback" not in err
@@ -97,7 +115,10 @@ def isolated_cache(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_analyse_on_real_roads(
-    leeds_pbf: Path, leeds_roster: Path, isolated_cache: Path, tmp_path: Path,
+    leeds_pbf: Path,
+    leeds_roster: Path,
+    isolated_cache: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from carerun.matrix import roster_matrix
@@ -111,8 +132,16 @@ def test_analyse_on_real_roads(
     assert "Loading roads" in captured.err and "Computing travel times" in captured.err
     assert "P1" in captured.out and "total" in captured.out
     assert sorted(p.name for p in out.iterdir()) == [
-        "coverage.gpkg", "duplicates.csv", "exceptions.csv", "figures", "impossible_gaps.csv",
-        "map.html", "report.html", "summary.json", "travel_by_carer.csv", "travel_by_day.csv",
+        "coverage.gpkg",
+        "duplicates.csv",
+        "exceptions.csv",
+        "figures",
+        "impossible_gaps.csv",
+        "map.html",
+        "report.html",
+        "summary.json",
+        "travel_by_carer.csv",
+        "travel_by_day.csv",
         "travel_by_provider.csv",
     ]
     assert {p.name: p.read_bytes() for p in leeds_roster.iterdir()} == before  # input untouched
@@ -135,21 +164,49 @@ def test_analyse_on_real_roads(
     assert kpis["visits_unassigned"] == 1  # v5 has no carer today
     by_provider = read_csv(out / "travel_by_provider.csv")
     assert [(r["provider"], r["kind"]) for r in by_provider] == [
-        ("P1", "in-house"), ("P2", "external")
+        ("P1", "in-house"),
+        ("P2", "external"),
     ]
 
 
 def test_plan_writes_a_checked_plan_folder(
-    leeds_pbf: Path, leeds_roster: Path, isolated_cache: Path, tmp_path: Path,
+    leeds_pbf: Path,
+    leeds_roster: Path,
+    isolated_cache: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "plan"
-    code = main(["plan", str(leeds_roster), "--osm", str(leeds_pbf), "--out", str(out),
-                 "--days", "Mon", "--time-limit", "1", "--seed", "3", "--portfolio", "2"])
+    code = main(
+        [
+            "plan",
+            str(leeds_roster),
+            "--osm",
+            str(leeds_pbf),
+            "--out",
+            str(out),
+            "--days",
+            "Mon",
+            "--time-limit",
+            "1",
+            "--seed",
+            "3",
+            "--portfolio",
+            "2",
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.csv", "coverage.gpkg", "duplicates.csv", "exceptions.csv", "figures",
-        "map.html", "report.html", "runsheets.html", "runsheets.xlsx", "summary.json",
+        "assignments.csv",
+        "coverage.gpkg",
+        "duplicates.csv",
+        "exceptions.csv",
+        "figures",
+        "map.html",
+        "report.html",
+        "runsheets.html",
+        "runsheets.xlsx",
+        "summary.json",
         "unassigned.csv",
     ]
     assert "as-is" in capsys.readouterr().out

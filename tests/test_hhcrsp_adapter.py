@@ -97,15 +97,17 @@ def test_score_of_hand_made_solution() -> None:
 @pytest.mark.parametrize(
     ("routes", "problem"),
     [
-        ({"c1": [("A", "s1", 3.0), ("B", "s1", 12.0)], "c2": [("B", "s2", 13.0)]},
-         "simultaneous"),
-        ({"c1": [("A", "s1", 2.0), ("B", "s1", 12.0)], "c2": [("B", "s2", 12.0)]},
-         "cannot reach"),
+        ({"c1": [("A", "s1", 3.0), ("B", "s1", 12.0)], "c2": [("B", "s2", 13.0)]}, "simultaneous"),
+        ({"c1": [("A", "s1", 2.0), ("B", "s1", 12.0)], "c2": [("B", "s2", 12.0)]}, "cannot reach"),
         ({"c1": [("A", "s1", 3.0)], "c2": [("B", "s2", 12.0)]}, "not served"),
-        ({"c1": [("B", "s2", 12.0)], "c2": [("B", "s1", 12.0), ("A", "s1", 30.0)]},
-         "not qualified"),
-        ({"c1": [("A", "s1", 3.0), ("B", "s1", 12.0), ("B", "s2", 12.0)], "c2": []},
-         "one caregiver"),
+        (
+            {"c1": [("B", "s2", 12.0)], "c2": [("B", "s1", 12.0), ("A", "s1", 30.0)]},
+            "not qualified",
+        ),
+        (
+            {"c1": [("A", "s1", 3.0), ("B", "s1", 12.0), ("B", "s2", 12.0)], "c2": []},
+            "one caregiver",
+        ),
     ],
 )
 def test_scorer_catches_broken_rules(routes: dict, problem: str) -> None:

@@ -112,8 +112,16 @@ def test_double_handed_contact_counts_for_each_carer() -> None:
 
 def test_aggregations_sum_to_the_table() -> None:
     roster = three_visit_roster()
-    tuesday = Visit("t1", "x", 1, visit("t", B, hm(9), 30).window, 1800, B, carer_ids=("c2",),
-                    planned_start=hm(9))
+    tuesday = Visit(
+        "t1",
+        "x",
+        1,
+        visit("t", B, hm(9), 30).window,
+        1800,
+        B,
+        carer_ids=("c2",),
+        planned_start=hm(9),
+    )
     roster = Roster(
         visits=(*roster.visits, tuesday),
         carers=(carer("c1"), carer("c2", "P2")),
@@ -185,4 +193,3 @@ def test_compare_kpis() -> None:
     before = {"label": "as-is", "travel_min": 100.0, "ratio": None, "visits": 3}
     after = {"label": "plan", "travel_min": 60.0, "ratio": 2.0, "visits": 3}
     assert compare_kpis(before, after) == {"travel_min": -40.0, "ratio": None, "visits": 0.0}
-

@@ -16,8 +16,13 @@ HERE = Location(52.65, -0.70)
 
 def visit(vid: str, **kw: object) -> Visit:
     return Visit(
-        visit_id=vid, client_id=vid, day=0, window=TimeWindow(9 * 3600, 10 * 3600),
-        duration=1800, location=HERE, **kw,  # type: ignore[arg-type]
+        visit_id=vid,
+        client_id=vid,
+        day=0,
+        window=TimeWindow(9 * 3600, 10 * 3600),
+        duration=1800,
+        location=HERE,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -48,8 +53,14 @@ def test_a_copy_whose_partner_stays_outside_keeps_its_start_and_avoids_its_carer
     seen = False
     for _ in range(20):
         part = choose_part(
-            routes, [], travel=travel, owner=["A", "B", "C", "D"],
-            allowed_of=[[0, 1, 2, 3]] * 6, partners=partners_of(nodes), rng=rng, size=4,
+            routes,
+            [],
+            travel=travel,
+            owner=["A", "B", "C", "D"],
+            allowed_of=[[0, 1, 2, 3]] * 6,
+            partners=partners_of(nodes),
+            rng=rng,
+            size=4,
         )
         assert part is not None
         if 1 in part.vehicles and 3 not in part.vehicles:
@@ -68,15 +79,28 @@ def test_a_part_around_a_group_takes_its_routes_then_the_preferred_carers_used_o
     routes = {0: [(0, 100)], 1: [(1, 200)], 2: [(2, 300), (3, 400)]}
     travel = line_travel(8)
     part = part_around(
-        routes, [0, 1], [], travel=travel, owner=["A", "B", "C", "D"],
-        allowed_of=[[0, 1, 2, 3]] * 4, partners=partners_of(nodes), size=2, prefer={3},
+        routes,
+        [0, 1],
+        [],
+        travel=travel,
+        owner=["A", "B", "C", "D"],
+        allowed_of=[[0, 1, 2, 3]] * 4,
+        partners=partners_of(nodes),
+        size=2,
+        prefer={3},
     )
     assert part is not None
     assert part.vehicles == [0, 1, 3]
     assert sorted(part.nodes) == [0, 1]
     plain = part_around(
-        routes, [0, 1], [], travel=travel, owner=["A", "B", "C", "D"],
-        allowed_of=[[0, 1, 2, 3]] * 4, partners=partners_of(nodes), size=4,
+        routes,
+        [0, 1],
+        [],
+        travel=travel,
+        owner=["A", "B", "C", "D"],
+        allowed_of=[[0, 1, 2, 3]] * 4,
+        partners=partners_of(nodes),
+        size=4,
     )
     assert plain is not None
     assert plain.vehicles == [0, 1, 2]
@@ -88,8 +112,12 @@ def test_a_split_shift_carer_comes_whole_and_nearby_undone_visits_join() -> None
     # node 5 is undone but nobody in the part may do it.
     routes = {0: [(0, 100)], 1: [(1, 200)], 2: [(2, 300), (3, 400)]}
     part = choose_part(
-        routes, [4, 5], travel=line_travel(6), owner=["A", "B", "A"],
-        allowed_of=[[0, 1, 2]] * 5 + [[3]], partners=partners_of(nodes),
+        routes,
+        [4, 5],
+        travel=line_travel(6),
+        owner=["A", "B", "A"],
+        allowed_of=[[0, 1, 2]] * 5 + [[3]],
+        partners=partners_of(nodes),
         rng=random.Random(1),
     )
     assert part is not None
@@ -100,10 +128,18 @@ def test_a_split_shift_carer_comes_whole_and_nearby_undone_visits_join() -> None
 
 def test_one_route_makes_no_part() -> None:
     nodes = [(visit("v0"), 0)]
-    assert choose_part(
-        {0: [(0, 1)]}, [], travel=line_travel(1), owner=["A"], allowed_of=[[0]],
-        partners=partners_of(nodes), rng=random.Random(0),
-    ) is None
+    assert (
+        choose_part(
+            {0: [(0, 1)]},
+            [],
+            travel=line_travel(1),
+            owner=["A"],
+            allowed_of=[[0]],
+            partners=partners_of(nodes),
+            rng=random.Random(0),
+        )
+        is None
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -120,8 +156,12 @@ def test_every_part_holds_its_routes_whole(sizes: list[int], seed: int) -> None:
         routes[k] = [(x + i, 0) for i in range(size)]
         x += size
     part = choose_part(
-        routes, [], travel=line_travel(n), owner=[f"C{k}" for k in range(len(sizes))],
-        allowed_of=[list(range(len(sizes)))] * n, partners=partners_of(nodes),
+        routes,
+        [],
+        travel=line_travel(n),
+        owner=[f"C{k}" for k in range(len(sizes))],
+        allowed_of=[list(range(len(sizes)))] * n,
+        partners=partners_of(nodes),
         rng=random.Random(seed),
     )
     assert part is not None and len(part.vehicles) >= 2

@@ -339,6 +339,7 @@ def test_report_opens_in_headless_chromium(
     assert hours_minutes(secs / 60) in dom
     assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in dom
 
-    shot = _browser.screenshot(report, tmp_path / "report.png", chromium=chromium,
-                               size=(1280, 2400))
+    shot = _browser.screenshot(
+        report, tmp_path / "report.png", chromium=chromium, size=(1280, 2400)
+    )
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one

@@ -537,7 +537,13 @@ def test_short_of_carers_the_plan_keeps_visits_staffed_today() -> None:
     # A visit staffed today only by breaking a rule (planned half an hour past its window) has
     # no claim on the carer: the nearer one wins.
     late = visit(
-        "today", at(3, 0), "08:30", "08:30", duration=3600, carer_ids=("A",), provider="P",
+        "today",
+        at(3, 0),
+        "08:30",
+        "08:30",
+        duration=3600,
+        carer_ids=("A",),
+        provider="P",
         planned_start=hm("09:00"),
     )
     assert solve(roster([near, late], [alice])).carers_of("new") == ("A",)
@@ -557,9 +563,7 @@ def test_large_neighbourhood_search_keeps_pairs_and_links_valid() -> None:
         if i % 9 == 5:
             kw.update(follows=f"v{i - 1}", gap_min=3600, gap_max=5400)
         hour = 7 + (i % 6)
-        visits.append(
-            visit(f"v{i}", at(i % 6, i // 6), f"{hour:02d}:00", f"{hour:02d}:45", **kw)
-        )
+        visits.append(visit(f"v{i}", at(i % 6, i // 6), f"{hour:02d}:00", f"{hour:02d}:45", **kw))
     carers = [carer(f"C{n}", at(n % 4 * 2, n // 4 * 3), "06:30-14:00") for n in range(8)]
     plan = solve(roster(visits, carers), SolveParams(time_limit=3.0, seed=2, lns=True))
     assert plan.stats["parts_tried"] > 0

@@ -79,8 +79,9 @@ def assert_rota_rules(roster: Roster) -> None:
             assert carer.provider == v.provider, v.visit_id
             assert v.skills <= carer.skills, v.visit_id
             assert not v.gender_preference or carer.gender == v.gender_preference
-            assert any(s.start <= v.planned_start and end <= s.end
-                       for s in carer.shifts_on(v.day)), (v.visit_id, cid)
+            assert any(
+                s.start <= v.planned_start and end <= s.end for s in carer.shifts_on(v.day)
+            ), (v.visit_id, cid)
             runs[cid, v.day].append((v.planned_start, end, v.visit_id))
     for run in runs.values():
         run.sort()
@@ -117,8 +118,9 @@ def test_rutland_week_has_realistic_proportions(week: Roster) -> None:
     assert skills.most_common(1)[0][0] == "medication"
     calls = Counter((v.client_id, v.day) for v in visits)
     assert set(calls.values()) == {1, 2, 3, 4}
-    days_per_client = Counter(len({v.day for v in week.visits_of_client(c)})
-                              for c in week.client_ids)
+    days_per_client = Counter(
+        len({v.day for v in week.visits_of_client(c)}) for c in week.client_ids
+    )
     assert days_per_client[7] < 300  # some clients are not seen every day
     assert 0 < sum(v.gender_preference != "" for v in visits) < 0.2 * len(visits)
     assert 0 < sum(v.pinned for v in visits) < 0.05 * len(visits)
@@ -211,8 +213,7 @@ def test_asis_obeys_the_rota_rules(week: Roster) -> None:
 
 def test_asis_is_plausible_but_improvable(week: Roster) -> None:
     # Overflow: some clients are seen by the in-house service and by their own provider.
-    mixed = [c for c in week.client_ids
-             if len({v.provider for v in week.visits_of_client(c)}) > 1]
+    mixed = [c for c in week.client_ids if len({v.provider for v in week.visits_of_client(c)}) > 1]
     assert mixed
     # Manual rotas leave too little time to travel between some visits (carers arrive late).
     from carerun.matrix import roster_points, straight_line_matrix
@@ -232,8 +233,9 @@ def test_asis_is_plausible_but_improvable(week: Roster) -> None:
     assert tight > 0
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32 - 1), clients=st.integers(1, 25))
 def test_asis_rules_hold_for_any_seed(leeds: RoadNetwork, seed: int, clients: int) -> None:
     roster = synth_roster(leeds, clients=clients, seed=seed)
@@ -302,12 +304,28 @@ def test_written_roster_validates_and_reads_back_equal(leeds: RoadNetwork, tmp_p
         assert back.providers == roster.providers
 
 
-def test_cli_writes_a_roster(leeds_pbf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_a_roster(
+    leeds_pbf: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setattr("carerun.settings.cache_folder", tmp_path / "cache")
     out = tmp_path / "week"
-    code = main(["synth", "--osm", str(leeds_pbf), "--out", str(out), "--clients", "15",
-                 "--seed", "2", "--xlsx"])
+    code = main(
+        [
+            "synth",
+            "--osm",
+            str(leeds_pbf),
+            "--out",
+            str(out),
+            "--clients",
+            "15",
+            "--seed",
+            "2",
+            "--xlsx",
+        ]
+    )
     assert code == 0
     assert (tmp_path / "week.xlsx").is_file()
     text = capsys.readouterr().out

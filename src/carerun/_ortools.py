@@ -318,9 +318,7 @@ def _solve_one_day(
     plain = _unary_costs(nodes, vehicles, known, params)
     extra = _charge_groups(plain, vehicles, groups, targets, params.duplicate)
     limits = _work_limits(vehicles, seconds_left or {})
-    load = (
-        [demand.get(v.visit_id, 0) for v, _ in nodes] if demand is not None else None
-    )
+    load = [demand.get(v.visit_id, 0) for v, _ in nodes] if demand is not None else None
     caps = (
         [capacity.get(veh.carer.carer_id, 0) for veh in vehicles] if capacity is not None else None
     )
@@ -330,8 +328,9 @@ def _solve_one_day(
     grouped = {nodes[i][0].visit_id for g in groups for i in g}
 
     def greedy(order: str) -> _Greedy:
-        built = _Greedy(nodes, vehicles, travel, allowed_of, extra, limits, params, late, load,
-                        caps)
+        built = _Greedy(
+            nodes, vehicles, travel, allowed_of, extra, limits, params, late, load, caps
+        )
         built.run(order=order, early=grouped)
         return built
 
@@ -365,9 +364,7 @@ def _solve_one_day(
                 [x for x, _ in best.routes[k][0]] if k in best.routes else []
                 for k in range(len(vehicles))
             ]
-            again = again_model.solve_part(
-                every, params, max(deadline - time.perf_counter(), 0.01)
-            )
+            again = again_model.solve_part(every, params, max(deadline - time.perf_counter(), 0.01))
             if again is not None:
                 best = again
 
@@ -448,8 +445,15 @@ class _DayModel:
     def build(self) -> _Model:
         """The model of the whole day."""
         return self._model(
-            self.nodes, self.vehicles, self.travel, self.service, self.allowed_of, self.extra,
-            self.load, self.caps, {},
+            self.nodes,
+            self.vehicles,
+            self.travel,
+            self.service,
+            self.allowed_of,
+            self.extra,
+            self.load,
+            self.caps,
+            {},
         )
 
     def valuer(self) -> _Model:
@@ -546,8 +550,13 @@ def _improve_by_parts(
         done = {x for stops in stops_of.values() for x, _ in stops}
         undone = [x for x in range(len(data.nodes)) if x not in done]
         part = choose_part(
-            stops_of, undone, travel=near, owner=owner, allowed_of=data.allowed_of,
-            partners=partners, rng=rng,
+            stops_of,
+            undone,
+            travel=near,
+            owner=owner,
+            allowed_of=data.allowed_of,
+            partners=partners,
+            rng=rng,
         )
         if part is None:
             break
@@ -632,16 +641,22 @@ def _regroup(
                 # The target's carers able to do what others do of the group come first: they
                 # must take it.
                 elsewhere = [
-                    x for k, (stops, _, _) in routes.items() for x, _ in stops
+                    x
+                    for k, (stops, _, _) in routes.items()
+                    for x, _ in stops
                     if x in group and provider[k] != target
                 ]
-                able = {
-                    k for x in elsewhere for k in data.allowed_of[x] if provider[k] == target
-                }
+                able = {k for x in elsewhere for k in data.allowed_of[x] if provider[k] == target}
                 part = part_around(
-                    stops_of, group, [x for x in range(len(data.nodes)) if x not in done],
-                    travel=near, owner=owner, allowed_of=data.allowed_of, partners=partners,
-                    prefer=able, size=_REGROUP_PART_NODES,
+                    stops_of,
+                    group,
+                    [x for x in range(len(data.nodes)) if x not in done],
+                    travel=near,
+                    owner=owner,
+                    allowed_of=data.allowed_of,
+                    partners=partners,
+                    prefer=able,
+                    size=_REGROUP_PART_NODES,
                 )
                 if part is None:
                     break
@@ -652,21 +667,23 @@ def _regroup(
                 costs = (
                     extra
                     if target == chosen[g]
-                    else _charge_groups(
-                        plain, data.vehicles, groups, tried, data.params.duplicate
-                    )
+                    else _charge_groups(plain, data.vehicles, groups, tried, data.params.duplicate)
                 )
                 position = {x: i for i, x in enumerate(part.nodes)}
                 current = [[position[x] for x, _ in stops_of.get(k, ())] for k in part.vehicles]
-                found = dataclasses.replace(data, extra=costs).part(part).solve_part(
-                    current, params, seconds
+                found = (
+                    dataclasses.replace(data, extra=costs)
+                    .part(part)
+                    .solve_part(current, params, seconds)
                 )
                 if found is None:
                     continue
                 candidate = {k: r for k, r in routes.items() if k not in part.vehicles}
                 for i, (stops, begin, finish) in found.routes.items():
                     candidate[part.vehicles[i]] = (
-                        [(part.nodes[x], t) for x, t in stops], begin, finish
+                        [(part.nodes[x], t) for x, t in stops],
+                        begin,
+                        finish,
                     )
                 if not _fair_trade(data, done, candidate):
                     continue
@@ -676,8 +693,10 @@ def _regroup(
                     continue
                 # The valuer charges the providers chosen before the search: swap its unary
                 # costs for those of the providers chosen now.
-                cost = int(valued.ObjectiveValue()) - unary(data.extra, candidate) + unary(
-                    costs, candidate
+                cost = (
+                    int(valued.ObjectiveValue())
+                    - unary(data.extra, candidate)
+                    + unary(costs, candidate)
                 )
                 if cost >= objective - unary(extra, routes) + unary(costs, routes):
                     continue
@@ -806,8 +825,7 @@ class _Model:
             m: routing.RegisterTransitMatrix((travel[m] * params.travel).tolist()) for m in modes
         }
         time_cb = {
-            m: routing.RegisterTransitMatrix((travel[m] + service[:, None]).tolist())
-            for m in modes
+            m: routing.RegisterTransitMatrix((travel[m] + service[:, None]).tolist()) for m in modes
         }
         for k, veh in enumerate(vehicles):
             routing.SetArcCostEvaluatorOfVehicle(cost_cb[veh.carer.mode], k)
@@ -863,7 +881,10 @@ class _Model:
     def add_synchrony(self, params: SolveParams) -> None:
         """Double-handed pairs and linked visits, as constraints on the CP solver."""
         solver, routing, tdim, index_of = (
-            self.routing.solver(), self.routing, self.tdim, self.index_of
+            self.routing.solver(),
+            self.routing,
+            self.tdim,
+            self.index_of,
         )
         people: dict[str, int] = {}
         owners = [people.setdefault(veh.carer.carer_id, len(people)) for veh in self.vehicles]
@@ -1117,9 +1138,12 @@ class _Greedy:
         def rank(v: Visit) -> tuple[int, int, int, int, str]:
             linked = bool(v.follows) or v.visit_id in leaders
             kind = (
-                0 if v.pinned
-                else 1 if v.double_handed or v.visit_id in early
-                else 2 if linked
+                0
+                if v.pinned
+                else 1
+                if v.double_handed or v.visit_id in early
+                else 2
+                if linked
                 else 3
             )
             if order == "time":
@@ -1209,9 +1233,7 @@ class _Greedy:
             out.append((cost, first, last, p))
         return out
 
-    def _retime(
-        self, k: int, run: list[int]
-    ) -> tuple[list[int], list[int], int] | None:
+    def _retime(self, k: int, run: list[int]) -> tuple[list[int], list[int], int] | None:
         """Earliest and latest starts of `run` on vehicle `k` and its least span, or None."""
         tr, base, shift, dur = self.tr[k], self.base[k], self.vehicles[k].shift, self.dur
         early: list[int] = []
@@ -1269,9 +1291,7 @@ class _Greedy:
             self.loaded[k] += self.load[x]
         self.carers_of.setdefault(self.nodes[x][0].visit_id, set()).add(cid)
 
-    def _place_one(
-        self, v: Visit, x: int, *, fixed: bool, banned: Collection[str] = ()
-    ) -> None:
+    def _place_one(self, v: Visit, x: int, *, fixed: bool, banned: Collection[str] = ()) -> None:
         options = sorted(
             (cost, first, k, p)
             for k in self._open(x, banned)
@@ -1366,13 +1386,14 @@ def _precheck(
     reasons: dict[str, UnassignedReason] = {}
     for v in visits:
         mine = [
-            k for k, veh in enumerate(vehicles)
-            if not (params.respect_providers and v.provider)
-            or veh.carer.provider == v.provider
+            k
+            for k, veh in enumerate(vehicles)
+            if not (params.respect_providers and v.provider) or veh.carer.provider == v.provider
         ]
         skilled = [k for k in mine if v.skills <= vehicles[k].carer.skills]
         willing = [
-            k for k in skilled
+            k
+            for k in skilled
             if vehicles[k].carer.carer_id not in v.excluded_carers
             and (params.gender_rule == "soft" or gender_ok(v, vehicles[k].carer))
         ]
@@ -1385,9 +1406,7 @@ def _precheck(
             reasons[v.visit_id] = UnassignedReason.NO_SKILL
         elif len({vehicles[k].carer.carer_id for k in willing}) < need:
             reasons[v.visit_id] = UnassignedReason.EXCLUDED
-        elif len(fitting_people) < need or (
-            v.pinned and not set(v.carer_ids) <= fitting_people
-        ):
+        elif len(fitting_people) < need or (v.pinned and not set(v.carer_ids) <= fitting_people):
             reasons[v.visit_id] = UnassignedReason.NO_SHIFT
         allowed[v.visit_id] = fitting
     # A follower whose predecessor (same day) cannot be done cannot be done either.
@@ -1396,9 +1415,7 @@ def _precheck(
     while changed:
         changed = False
         for v in visits:
-            if (
-                v.follows in same_day and v.follows in reasons and v.visit_id not in reasons
-            ):
+            if v.follows in same_day and v.follows in reasons and v.visit_id not in reasons:
                 reasons[v.visit_id] = UnassignedReason.LINK
                 changed = True
     return allowed, reasons
@@ -1536,9 +1553,7 @@ def _colocated_groups(
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
-    return [
-        g for g in groups.values() if len({nodes[i][0].visit_id for i in g}) > 1
-    ]
+    return [g for g in groups.values() if len({nodes[i][0].visit_id for i in g}) > 1]
 
 
 def _capable_providers(
@@ -1587,9 +1602,7 @@ def _group_provider(
     candidates = sorted({veh.carer.provider for veh in vehicles})
     return max(
         candidates,
-        key=lambda p: (
-            p in capable, asis.get(p, 0), len(able.get(p, ())), -candidates.index(p)
-        ),
+        key=lambda p: (p in capable, asis.get(p, 0), len(able.get(p, ())), -candidates.index(p)),
     )
 
 

@@ -79,8 +79,14 @@ def choose_part(
         return None
     seed = rng.choice(used)
     return part_around(
-        routes, [x for x, _ in routes[seed]], undone, travel=travel, owner=owner,
-        allowed_of=allowed_of, partners=partners, size=size,
+        routes,
+        [x for x, _ in routes[seed]],
+        undone,
+        travel=travel,
+        owner=owner,
+        allowed_of=allowed_of,
+        partners=partners,
+        size=size,
     )
 
 
@@ -164,8 +170,4 @@ def _closed(x: int, partners: Sequence[Sequence[int]], idle: set[int]) -> bool:
     """Whether `x` and the nodes tied to it are all undone and tied to nothing else, so they
     can enter a part together; only the lowest node of such a group stands for it."""
     group = {x, *partners[x]}
-    return (
-        min(group) == x
-        and group <= idle
-        and all(set(partners[y]) <= group for y in partners[x])
-    )
+    return min(group) == x and group <= idle and all(set(partners[y]) <= group for y in partners[x])

@@ -43,9 +43,7 @@ def planned_start(visit: Visit) -> int:
     return visit.window.start if visit.planned_start is None else visit.planned_start
 
 
-def asis_plan(
-    roster: Roster, matrix: TravelMatrix, *, days: Iterable[int] | None = None
-) -> Plan:
+def asis_plan(roster: Roster, matrix: TravelMatrix, *, days: Iterable[int] | None = None) -> Plan:
     """The roster's allocation as it stands, as a plan labelled ``"as-is"``.
 
     Parameters
@@ -113,9 +111,7 @@ def asis_plan(
         for (cid, day), run in runs.items()
         for v, (secs, metres) in zip(run, legs[cid, day], strict=True)
     ]
-    short = sum(
-        0 < len(v.carer_ids) < v.carers_required for v in roster.visits if v.day in keep
-    )
+    short = sum(0 < len(v.carer_ids) < v.carers_required for v in roster.visits if v.day in keep)
     return Plan(
         assignments=tuple(assignments),
         unassigned=tuple(unassigned),

@@ -85,8 +85,11 @@ def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("roster", type=Path, metavar="ROSTER", help="roster folder or .xlsx workbook")
     p.add_argument("--mapping", type=Path, metavar="FILE", help="TOML mapping of another export")
     p.add_argument("--postcodes", type=Path, metavar="FILE", help="postcode lookup CSV")
-    p.add_argument("--osm", metavar="SOURCE",
-                   help="also warn about doors and bases outside this road network's area")
+    p.add_argument(
+        "--osm",
+        metavar="SOURCE",
+        help="also warn about doors and bases outside this road network's area",
+    )
     p.set_defaults(run=_run_validate)
 
 
@@ -133,17 +136,50 @@ def _run_demo(args: argparse.Namespace) -> int:
     out: Path = args.out
     steps: list[tuple[str, list[str]]] = [
         ("Validate the bundled example roster", ["validate", roster]),
-        ("Travel as it stands (as-is study)",
-         ["analyse", roster, "--osm", "default", "--out", str(out / "as-is")]),
-        ("Plan the week",
-         ["plan", roster, "--osm", "default", "--out", str(out / "plan"),
-          "--time-limit", str(args.time_limit), "--seed", "1"]),
-        ("Synthesise a week on the same roads",
-         ["synth", "--osm", "default", "--out", str(out / "synthetic-week"), "--clients", "40",
-          "--seed", "1"]),
-        ("Study the synthetic week as it stands",
-         ["analyse", str(out / "synthetic-week"), "--osm", "default",
-          "--out", str(out / "synthetic-as-is")]),
+        (
+            "Travel as it stands (as-is study)",
+            ["analyse", roster, "--osm", "default", "--out", str(out / "as-is")],
+        ),
+        (
+            "Plan the week",
+            [
+                "plan",
+                roster,
+                "--osm",
+                "default",
+                "--out",
+                str(out / "plan"),
+                "--time-limit",
+                str(args.time_limit),
+                "--seed",
+                "1",
+            ],
+        ),
+        (
+            "Synthesise a week on the same roads",
+            [
+                "synth",
+                "--osm",
+                "default",
+                "--out",
+                str(out / "synthetic-week"),
+                "--clients",
+                "40",
+                "--seed",
+                "1",
+            ],
+        ),
+        (
+            "Study the synthetic week as it stands",
+            [
+                "analyse",
+                str(out / "synthetic-week"),
+                "--osm",
+                "default",
+                "--out",
+                str(out / "synthetic-as-is"),
+            ],
+        ),
     ]
     for n, (title, argv) in enumerate(steps, start=1):
         print(f"\n== {n}/{len(steps)} {title}: carerun {' '.join(argv)}", flush=True)
@@ -170,14 +206,27 @@ def _add_synth(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "clients at street addresses, visits, carers of an in-house service and external "
         "providers, and an as-is allocation made the way a coordinator would by hand.",
     )
-    p.add_argument("--osm", required=True, metavar="SOURCE",
-                   help="OpenStreetMap file (.osm.pbf, .osm, .graphml), 'default' or a place name")
-    p.add_argument("--out", type=Path, required=True, metavar="PATH",
-                   help="roster folder of CSVs to write (or an .xlsx workbook)")
+    p.add_argument(
+        "--osm",
+        required=True,
+        metavar="SOURCE",
+        help="OpenStreetMap file (.osm.pbf, .osm, .graphml), 'default' or a place name",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="roster folder of CSVs to write (or an .xlsx workbook)",
+    )
     p.add_argument("--clients", type=int, default=300, help="number of clients (default 300)")
     p.add_argument("--carers", type=int, help="number of carers (default: derived from demand)")
-    p.add_argument("--providers", type=int, default=3,
-                   help="external providers besides the in-house service (default 3)")
+    p.add_argument(
+        "--providers",
+        type=int,
+        default=3,
+        help="external providers besides the in-house service (default 3)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--xlsx", action="store_true", help="write one .xlsx workbook")
     p.set_defaults(run=_run_synth)
@@ -190,8 +239,9 @@ def _run_synth(args: argparse.Namespace) -> int:
 
     out = args.out.with_suffix(".xlsx") if args.xlsx else args.out
     network = load_network(args.osm)
-    roster = synth_roster(network, clients=args.clients, carers=args.carers,
-                          providers=args.providers, seed=args.seed)
+    roster = synth_roster(
+        network, clients=args.clients, carers=args.carers, providers=args.providers, seed=args.seed
+    )
     path = write_roster(roster, out)
     print(roster.summary())
     done = sum(len(v.carer_ids) == v.carers_required for v in roster.visits)
@@ -313,7 +363,9 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--params", type=Path, metavar="FILE.toml", help="solver parameters")
     p.add_argument("--seed", type=int, help="solver seed (same seed, same plan)")
     p.add_argument(
-        "--portfolio", type=int, metavar="N",
+        "--portfolio",
+        type=int,
+        metavar="N",
         help="searches of each day side by side, one per core; the cheaper plan is kept"
         " (default 1)",
     )
@@ -550,8 +602,14 @@ def _run_map(args: argparse.Namespace) -> int:
     print("Building overlays, isochrones and routes …", file=sys.stderr)
     title = args.title or f"Coverage: {roster.name or args.roster.stem} ({label})"
     figures, paths = write_meeting_map(
-        roster, plan, args.out, network=network, label=label, cell_m=args.cell_m,
-        min_clients=args.min_clients, title=title,
+        roster,
+        plan,
+        args.out,
+        network=network,
+        label=label,
+        cell_m=args.cell_m,
+        min_clients=args.min_clients,
+        title=title,
     )
     for name, value in figures.items():
         print(f"  {name}: {value}")

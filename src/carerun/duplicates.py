@@ -223,8 +223,7 @@ def _one_could_be_spared(group: list[_Done], provider_of: dict[str, str]) -> boo
             carers.setdefault(p, set()).add(c)
             needs[p] = max(needs[p], d.visit.carers_required)
     return any(
-        len(carers[stay]) >= needs[spared]
-        for stay, spared in itertools.permutations(carers, 2)
+        len(carers[stay]) >= needs[spared] for stay, spared in itertools.permutations(carers, 2)
     )
 
 

@@ -97,9 +97,7 @@ def travel_table(roster: Roster, plan: Plan) -> pd.DataFrame:
     return _with_ratios(table)
 
 
-def working_seconds(
-    roster: Roster, plan: Plan, matrix: TravelMatrix
-) -> dict[tuple[str, int], int]:
+def working_seconds(roster: Roster, plan: Plan, matrix: TravelMatrix) -> dict[tuple[str, int], int]:
     """Working seconds of each carer-day of `plan`, keyed ``(carer_id, day)``: for each shift
     worked, from leaving base for its first visit to getting back after its last, as the
     weekly and daily maximum working times count it (the gap between split shifts is not
@@ -308,15 +306,25 @@ def format_provider_table(by_provider: pd.DataFrame, kpis: dict[str, Any]) -> st
     for r in by_provider.to_dict("records"):
         lines.append(
             _table_line(
-                str(r["provider"]), str(r["kind"]), r["carers"], r["visits"], r["travel_min"],
-                r["travel_per_contact_hour"], r["travel_share_of_paid_time"],
+                str(r["provider"]),
+                str(r["kind"]),
+                r["carers"],
+                r["visits"],
+                r["travel_min"],
+                r["travel_per_contact_hour"],
+                r["travel_share_of_paid_time"],
             )
         )
     lines.append(rule)
     lines.append(
         _table_line(
-            "total", "", kpis["carers_used"], by_provider["visits"].sum(), kpis["travel_min"],
-            kpis["travel_per_contact_hour"], kpis["travel_share_of_paid_time"],
+            "total",
+            "",
+            kpis["carers_used"],
+            by_provider["visits"].sum(),
+            kpis["travel_min"],
+            kpis["travel_per_contact_hour"],
+            kpis["travel_share_of_paid_time"],
         )
     )
     return "\n".join(lines)

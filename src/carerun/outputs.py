@@ -230,4 +230,3 @@ def write_plan_folder(
         write_csv(unassigned_frame(roster, plan), out / "unassigned.csv"),
         write_json(summary, out / "summary.json"),
     ]
-

@@ -185,8 +185,9 @@ def write_runsheets_xlsx(roster: Roster, plan: Plan, path: str | Path) -> Path:
             ws = wb.create_sheet(_sheet_title(d.carer_id, taken))
             ws.append([_xl(f"Run sheet: {d.carer_id} ({d.provider}, {d.mode})")])
             ws.cell(row=1, column=1).font = bold
-            for col, width in zip("ABCDEFGHIJKL", (7, 7, 12, 14, 32, 10, 8, 30, 16, 14, 10, 10),
-                                  strict=True):
+            for col, width in zip(
+                "ABCDEFGHIJKL", (7, 7, 12, 14, 32, 10, 8, 30, 16, 14, 10, 10), strict=True
+            ):
                 ws.column_dimensions[col].width = width
             sheets[d.carer_id] = ws
         ws = sheets[d.carer_id]
@@ -198,8 +199,22 @@ def write_runsheets_xlsx(roster: Roster, plan: Plan, path: str | Path) -> Path:
             cell.font = bold
         for r in d.rows:
             ws.append([_xl(x) for x in _row_values(r)])
-        ws.append([_xl("back to base"), "", "", "", "", "", "", "", "", "",
-                   d.travel_home_min, d.distance_home_km])
+        ws.append(
+            [
+                _xl("back to base"),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                d.travel_home_min,
+                d.distance_home_km,
+            ]
+        )
     if not sheets:
         wb.create_sheet("no visits").append(["This plan assigns no visits."])
     with atomic_path(path) as tmp:
@@ -246,7 +261,7 @@ def _sheet_html(d: RunsheetDay) -> str:
         parts.append(
             f"<tr><td>{_e(r.start)}</td><td>{_e(r.end)}</td>"
             f"<td>{_e(r.client_id)}<br><small>{_e(r.visit_id)}</small></td>"
-            f"<td>{_e(address)}</td><td class=\"num\">{r.duration_min}</td>"
+            f'<td>{_e(address)}</td><td class="num">{r.duration_min}</td>'
             f"<td>{_e(todo)}</td><td>{_e(r.partner)}</td></tr>"
         )
     parts.append(
@@ -263,7 +278,7 @@ def runsheets_html(roster: Roster, plan: Plan) -> str:
     title = f"Run sheets — {roster.name or 'roster'} — {plan.label}"
     body = "\n".join(_sheet_html(d) for d in days) or "<p>This plan assigns no visits.</p>"
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
 

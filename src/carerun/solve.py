@@ -171,8 +171,10 @@ class SolveParams:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 msg = f"`{name}` must be a whole number, zero or more (got {value!r})"
                 raise InputError(msg)
-        if not isinstance(self.portfolio, int) or isinstance(self.portfolio, bool) or (
-            self.portfolio < 1
+        if (
+            not isinstance(self.portfolio, int)
+            or isinstance(self.portfolio, bool)
+            or (self.portfolio < 1)
         ):
             msg = f"`portfolio` must be a whole number, 1 or more (got {self.portfolio!r})"
             raise InputError(msg)
@@ -373,9 +375,7 @@ def _plan_in_order(
         for (cid, day), secs in kept.items():
             if day > part.day:
                 taken[cid] = taken.get(cid, 0) + secs
-        plan, work = _plan_one(
-            roster, matrix, part.day, params, regulars, taken, within, part=part
-        )
+        plan, work = _plan_one(roster, matrix, part.day, params, regulars, taken, within, part=part)
         plans.append(plan)
         for a in plan.assignments:
             regulars.setdefault(roster.visit(a.visit_id).client_id, set()).add(a.carer_id)
@@ -396,9 +396,7 @@ def _plan_part(
     within: Collection[str],
 ) -> Plan:
     """One sub-problem on a worker: continuity from the roster, a day's share of the week."""
-    return _plan_one(
-        roster, matrix, part.day, params, {}, {}, within, part=part, budget=budget
-    )[0]
+    return _plan_one(roster, matrix, part.day, params, {}, {}, within, part=part, budget=budget)[0]
 
 
 def _asis_work_kept(

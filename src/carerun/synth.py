@@ -169,10 +169,17 @@ CARER_SKILLS = {  # skill: (share of external carers, share of in-house carers)
 MAX_MINUTES_WEEK = 48 * 60
 CARE_MIX = (0.25, 0.30, 0.25, 0.20)  # shares of clients at care-need levels 1–4
 LIGHT_CARE_MIX = (0.72, 0.20, 0.05, 0.03)  # mostly one call a day: ~8.5 visits a client-week
-COURT_NAMES = ("Abbey Court", "Beech House", "Chestnut Court", "Linden Lodge", "Meadow View",
-               "Orchard Court", "Willow House", "Priory Gardens")
-COMPASS = ("North", "North-East", "East", "South-East", "South", "South-West", "West",
-           "North-West")
+COURT_NAMES = (
+    "Abbey Court",
+    "Beech House",
+    "Chestnut Court",
+    "Linden Lodge",
+    "Meadow View",
+    "Orchard Court",
+    "Willow House",
+    "Priory Gardens",
+)
+COMPASS = ("North", "North-East", "East", "South-East", "South", "South-West", "West", "North-West")
 
 
 class GraphSource(Protocol):
@@ -400,8 +407,9 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarra
     labels = np.zeros(len(xy), dtype=np.int64)
     for _ in range(50):
         labels = ((xy[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
-        moved = np.array([xy[labels == j].mean(0) if (labels == j).any() else c[j]
-                          for j in range(k)])
+        moved = np.array(
+            [xy[labels == j].mean(0) if (labels == j).any() else c[j] for j in range(k)]
+        )
         if np.allclose(moved, c):
             break
         c = moved
@@ -504,8 +512,9 @@ def _make_clients(
         else:
             address = _address(int(rng.integers(1, 121)), doors.streets[i])
         level = int(rng.choice(4, p=care_mix)) + 1
-        c = _Client(f"C{i + 1:04d}", Location(lat, lon, address), xy[i], level,
-                    sheltered=int(scheme_of[i]))
+        c = _Client(
+            f"C{i + 1:04d}", Location(lat, lon, address), xy[i], level, sheltered=int(scheme_of[i])
+        )
         _plan_calls(c, days, rng)
         people.append(c)
     _choose_double_handed(people, rng)
@@ -586,18 +595,14 @@ class _Patches:
     providers: list[str]
 
 
-def _assign_providers(
-    people: list[_Client], providers: int, rng: np.random.Generator
-) -> _Patches:
+def _assign_providers(people: list[_Client], providers: int, rng: np.random.Generator) -> _Patches:
     externals = [pid for pid, _ in PROVIDER_NAMES[:providers]]
     xy = np.array([c.xy for c in people])
     centres, labels = _kmeans(xy, providers, rng)
     everyone = [IN_HOUSE, *externals]
     for c, patch in zip(people, labels, strict=True):
         c.patch = int(patch)
-        complex_needs = (
-            "peg_feeding" in c.needs or c.double or {"dementia", "catheter"} <= c.needs
-        )
+        complex_needs = "peg_feeding" in c.needs or c.double or {"dementia", "catheter"} <= c.needs
         r = rng.random()
         if c.sheltered >= 0:
             c.provider = str(rng.choice(everyone))
@@ -637,22 +642,25 @@ def _make_calls(people: list[_Client], days: list[int]) -> list[_Call]:
                 if "catheter" in c.needs and (band in ("am", "bed") or len(c.bands) < 2):
                     skills.add("catheter")
                 timed = c.critical and "medication" in skills
-                calls.append(_Call(
-                    visit_id=f"{c.client_id}-{DAY_NAMES[day]}-{band}",
-                    client=c,
-                    day=day,
-                    band=band,
-                    start=start,
-                    duration=dur,
-                    tolerance=(CRITICAL_TOLERANCE_MIN if timed else TOLERANCE_MIN) * 60,
-                    required=2 if c.double else 1,
-                    skills=frozenset(skills),
-                    provider=c.provider,
-                    follows=(
-                        f"{c.client_id}-{DAY_NAMES[day]}-am" if c.linked and band == "lunch"
-                        else ""
-                    ),
-                ))
+                calls.append(
+                    _Call(
+                        visit_id=f"{c.client_id}-{DAY_NAMES[day]}-{band}",
+                        client=c,
+                        day=day,
+                        band=band,
+                        start=start,
+                        duration=dur,
+                        tolerance=(CRITICAL_TOLERANCE_MIN if timed else TOLERANCE_MIN) * 60,
+                        required=2 if c.double else 1,
+                        skills=frozenset(skills),
+                        provider=c.provider,
+                        follows=(
+                            f"{c.client_id}-{DAY_NAMES[day]}-am"
+                            if c.linked and band == "lunch"
+                            else ""
+                        ),
+                    )
+                )
     return calls
 
 
@@ -714,8 +722,11 @@ def _make_carers(
     xy = np.array([c.xy for c in people])
     carers: list[Carer] = []
     for p in ids:
-        carers.extend(_provider_carers(p, ids, needs[p], counts[p], streets, patches.centres,
-                                       patches.names, xy, modes, rng))
+        carers.extend(
+            _provider_carers(
+                p, ids, needs[p], counts[p], streets, patches.centres, patches.names, xy, modes, rng
+            )
+        )
     return carers
 
 
@@ -755,15 +766,27 @@ def _provider_carers(
             day = gap[0]
         n_days = 5 if rng.random() < 0.75 else int(rng.integers(3, 5))
         others = [d for d in range(7) if d != day]
-        work = sorted([day, *(int(d) for d in rng.choice(others, size=n_days - 1,
-                                                         replace=False))])
+        work = sorted([day, *(int(d) for d in rng.choice(others, size=n_days - 1, replace=False))])
         shifts = tuple(Shift(int(a * H), int(b * H)) for a, b in pattern)
         for d in work:
             for band in BAND_ORDER:
                 if _covers(pattern, band):
                     cover[d, band] += 1
-        out.append(_new_carer(provider, len(out) + 1, patch, work, shifts, streets, centres,
-                              patch_names, client_xy, modes, rng))
+        out.append(
+            _new_carer(
+                provider,
+                len(out) + 1,
+                patch,
+                work,
+                shifts,
+                streets,
+                centres,
+                patch_names,
+                client_xy,
+                modes,
+                rng,
+            )
+        )
     return out
 
 
@@ -788,8 +811,10 @@ def _new_carer(
         pick = 0
     else:
         inside = np.flatnonzero(nearest == patch)
-        pick = int(inside[0]) if len(inside) else int(
-            ((door_xy - centres[patch]) ** 2).sum(1).argmin()
+        pick = (
+            int(inside[0])
+            if len(inside)
+            else int(((door_xy - centres[patch]) ** 2).sum(1).argmin())
         )
     lat, lon = float(doors.latlon[pick, 0]), float(doors.latlon[pick, 1])
     base = Location(lat, lon, _address(int(rng.integers(1, 121)), doors.streets[pick]))
@@ -887,8 +912,10 @@ class _Rota:
                     ready = shift.start + (int(secs[self.base[k], p]) if strict else 0)
                 else:
                     ready = prev.end + (int(secs[prev.point, p]) if strict else 0)
-                limit = shift.end if nxt is None else (
-                    nxt.start - (int(secs[p, nxt.point]) if strict else 0)
+                limit = (
+                    shift.end
+                    if nxt is None
+                    else (nxt.start - (int(secs[p, nxt.point]) if strict else 0))
                 )
                 lo, hi = max(ready, earliest), min(latest, limit - call.duration)
                 if lo > hi:
@@ -918,8 +945,12 @@ def _pick(
     """First `call.required` carers of `pool` (in order) with a common start time."""
     if bounds[0] > bounds[1]:
         return None
-    options = [(k, w) for k in pool if rota.eligible(k, call)
-               if (w := rota.times(k, call, bounds, strict=strict)) is not None]
+    options = [
+        (k, w)
+        for k in pool
+        if rota.eligible(k, call)
+        if (w := rota.times(k, call, bounds, strict=strict)) is not None
+    ]
     if call.required == 1:
         return ([options[0][0]], _rota_time(call, *options[0][1])) if options else None
     for i, (a, (alo, ahi)) in enumerate(options):
@@ -996,9 +1027,7 @@ def _finish_visits(
     rng: np.random.Generator,
 ) -> list[Visit]:
     """Turn calls into visits, pinning a few dementia mornings and adding a few exclusions."""
-    pinned_clients = {
-        c.client_id for c in people if "dementia" in c.needs and rng.random() < 0.15
-    }
+    pinned_clients = {c.client_id for c in people if "dementia" in c.needs and rng.random() < 0.15}
     by_client: dict[str, set[str]] = {}
     for call in calls:
         by_client.setdefault(call.client.client_id, set()).update(call.carer_ids)
@@ -1006,35 +1035,38 @@ def _finish_visits(
     for c in people:
         if rng.random() < 0.02:
             served = by_client.get(c.client_id, set())
-            pool = [k.carer_id for k in carers
-                    if k.provider == c.provider and k.carer_id not in served]
+            pool = [
+                k.carer_id for k in carers if k.provider == c.provider and k.carer_id not in served
+            ]
             if pool:
                 excluded[c.client_id] = frozenset({str(rng.choice(pool))})
     visits: list[Visit] = []
     for call in sorted(calls, key=lambda c: (c.day, c.client.client_id, BAND_ORDER.index(c.band))):
         c = call.client
-        visits.append(Visit(
-            visit_id=call.visit_id,
-            client_id=c.client_id,
-            day=call.day,
-            window=TimeWindow(call.start - call.tolerance, call.start + call.tolerance),
-            duration=call.duration,
-            location=c.location,
-            carers_required=call.required,
-            planned_start=call.start if call.planned is None else call.planned,
-            skills=call.skills,
-            provider=call.provider,
-            carer_ids=tuple(call.carer_ids),
-            priority=c.priority,
-            excluded_carers=excluded.get(c.client_id, frozenset()),
-            gender_preference=c.gender_preference,
-            pinned=call.strict and call.band == "am" and c.client_id in pinned_clients,
-            area=patches.names[c.patch],
-            follows=call.follows,
-            gap_min=LINK_GAP[0] if call.follows else 0,
-            gap_max=LINK_GAP[1] if call.follows else 0,
-            tasks=_tasks(call),
-        ))
+        visits.append(
+            Visit(
+                visit_id=call.visit_id,
+                client_id=c.client_id,
+                day=call.day,
+                window=TimeWindow(call.start - call.tolerance, call.start + call.tolerance),
+                duration=call.duration,
+                location=c.location,
+                carers_required=call.required,
+                planned_start=call.start if call.planned is None else call.planned,
+                skills=call.skills,
+                provider=call.provider,
+                carer_ids=tuple(call.carer_ids),
+                priority=c.priority,
+                excluded_carers=excluded.get(c.client_id, frozenset()),
+                gender_preference=c.gender_preference,
+                pinned=call.strict and call.band == "am" and c.client_id in pinned_clients,
+                area=patches.names[c.patch],
+                follows=call.follows,
+                gap_min=LINK_GAP[0] if call.follows else 0,
+                gap_max=LINK_GAP[1] if call.follows else 0,
+                tasks=_tasks(call),
+            )
+        )
     return visits
 
 

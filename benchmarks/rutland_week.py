@@ -47,11 +47,14 @@ def measure(roster: Roster, plan: Plan) -> dict[str, Any]:
     """The benchmark's figures for one plan (as-is or planned)."""
     kpis = plan_kpis(roster, plan)
     continuity = continuity_summary(continuity_table(roster, plan))
+    events = len(find_duplicates(roster, plan))
     return {
         "travel_min": kpis["travel_min"],
         "travel_per_contact_hour": kpis["travel_per_contact_hour"],
         "contact_hours": kpis["contact_hours"],
-        "duplicate_events": len(find_duplicates(roster, plan)),
+        "duplicate_events": events,
+        # Multi-provider groups that are not events: no provider's carers could be spared.
+        "joint_working_groups": len(find_duplicates(roster, plan, joint=True)) - events,
         "carers_per_client": continuity["mean_carers"],
         "unassigned": kpis["visits_unassigned"],
         "late_visits": kpis["late_visits"],
@@ -155,6 +158,7 @@ def format_table(r: dict[str, Any]) -> str:
         ("travel minutes", "travel_min"),
         ("travel min / contact hour", "travel_per_contact_hour"),
         ("duplicate events", "duplicate_events"),
+        ("joint-working groups", "joint_working_groups"),
         ("carers per client (mean)", "carers_per_client"),
         ("unassigned visits", "unassigned"),
         ("late visits", "late_visits"),

@@ -338,7 +338,10 @@ def test_joint_visit_next_to_one_of_its_carers_visits_is_no_event() -> None:
     # v2 by a1 + b1 after a1's v1: each provider has one carer there and v2 needs both, so
     # neither could be spared: joint working, not duplication.
     r = roster([visit("v1", "c", 8 * H), visit("v2", "c", 8 * H, carers_required=2)], CARERS)
-    assert find_duplicates(r, plan(r, {"v1": "a1", "v2": ("a1", "b1")})) == []
+    joint = plan(r, {"v1": "a1", "v2": ("a1", "b1")})
+    assert find_duplicates(r, joint) == []
+    (e,) = find_duplicates(r, joint, joint=True)
+    assert e.visit_ids == ("v1", "v2")
     # A third provider's visit there could go to either of them: an event again.
     r = r.replace(visits=[*r.visits, visit("v3", "c", 8 * H + 30 * M)])
     (e,) = find_duplicates(r, plan(r, {"v1": "a1", "v2": ("a1", "b1"), "v3": "c1"}))

@@ -227,9 +227,11 @@ def _one_could_be_spared(group: list[_Done], provider_of: dict[str, str]) -> boo
     )
 
 
-def _event(group: list[_Done], provider_of: dict[str, str], day: int) -> DuplicateEvent | None:
+def _event(
+    group: list[_Done], provider_of: dict[str, str], day: int, *, joint: bool
+) -> DuplicateEvent | None:
     carer_visits = Counter(provider_of[c] for d in group for c in d.carers)
-    if len(carer_visits) < 2 or not _one_could_be_spared(group, provider_of):
+    if len(carer_visits) < 2 or not (joint or _one_could_be_spared(group, provider_of)):
         return None
     minutes: Counter[str] = Counter()
     for d in group:
@@ -262,6 +264,7 @@ def find_duplicates(
     *,
     distance_m: float = DEFAULT_DISTANCE_M,
     gap_min: float = DEFAULT_GAP_MIN,
+    joint: bool = False,
 ) -> list[DuplicateEvent]:
     """Find every duplicate multi-provider event in `plan` (as-is or optimised).
 
@@ -275,6 +278,9 @@ def find_duplicates(
         Doors at most this many metres apart count as one place (default 50 m).
     gap_min
         Visits whose spans are at most this many minutes apart count as one time (default 30).
+    joint
+        Also return the groups where no provider could be spared (joint working, see the
+        module docstring); default False.
 
     Returns
     -------
@@ -299,7 +305,7 @@ def find_duplicates(
     events: list[DuplicateEvent] = []
     for day, done in sorted(_done_visits(roster, plan).items()):
         for group in _linked_groups(done, distance_m, gap_s):
-            event = _event([done[i] for i in group], provider_of, day)
+            event = _event([done[i] for i in group], provider_of, day, joint=joint)
             if event is not None:
                 events.append(event)
     events.sort(key=lambda e: (e.day, e.start, e.lat, e.lon, e.visit_ids))

@@ -22,6 +22,7 @@ from carerun import InputError, NetworkError
 from carerun.cli import main
 from carerun.model import Mode, ProviderKind, Roster
 from carerun.network import RoadNetwork, network_from_file
+from carerun.roster import read_roster
 from carerun.synth import IN_HOUSE, synth_roster
 
 
@@ -331,6 +332,10 @@ def test_cli_writes_a_roster(
     text = capsys.readouterr().out
     assert "15 clients" in text and "as-is:" in text
     assert main(["synth", "--osm", str(leeds_pbf), "--out", str(out), "--clients", "0"]) == 2
+    light = tmp_path / "light"
+    args = ["synth", "--osm", str(leeds_pbf), "--clients", "15", "--seed", "2"]
+    assert main([*args, "--out", str(light), "--care-mix", "light"]) == 0
+    assert len(read_roster(light).visits) < len(read_roster(out.with_suffix(".xlsx")).visits)
 
 
 def test_care_mix_sets_the_density_and_is_checked(leeds: RoadNetwork) -> None:

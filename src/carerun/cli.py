@@ -227,6 +227,13 @@ def _add_synth(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=3,
         help="external providers besides the in-house service (default 3)",
     )
+    p.add_argument(
+        "--care-mix",
+        choices=("standard", "light"),
+        default="standard",
+        help="clients' care needs: 'standard' (about 16 visits a client-week, default) or "
+        "'light' (mostly one call a day, about 8.5: the Rutland benchmark week)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--xlsx", action="store_true", help="write one .xlsx workbook")
     p.set_defaults(run=_run_synth)
@@ -235,12 +242,17 @@ def _add_synth(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _run_synth(args: argparse.Namespace) -> int:
     from carerun.network import load_network
     from carerun.roster import write_roster
-    from carerun.synth import synth_roster
+    from carerun.synth import CARE_MIX, LIGHT_CARE_MIX, synth_roster
 
     out = args.out.with_suffix(".xlsx") if args.xlsx else args.out
     network = load_network(args.osm)
     roster = synth_roster(
-        network, clients=args.clients, carers=args.carers, providers=args.providers, seed=args.seed
+        network,
+        clients=args.clients,
+        carers=args.carers,
+        providers=args.providers,
+        seed=args.seed,
+        care_mix=LIGHT_CARE_MIX if args.care_mix == "light" else CARE_MIX,
     )
     path = write_roster(roster, out)
     print(roster.summary())

@@ -104,8 +104,8 @@ class SolveParams:
     metaheuristic
         OR-Tools local-search metaheuristic, one of :data:`METAHEURISTICS`.
     lns
-        Once the metaheuristic's search of the whole day stalls (a round of a tenth of the time
-        limit gains under 0.1 %, or 60 % of its time is spent), spend the rest re-solving parts
+        Once the metaheuristic's search of the whole day stalls (no better plan for a tenth of
+        the time limit, or a tenth of its time is spent), spend the rest re-solving parts
         of the plan: a few nearby carers' routes and the undone visits near them, each as a
         small model, keeping what costs less (large neighbourhood search). Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by

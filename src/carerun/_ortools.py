@@ -43,8 +43,8 @@ carers at one start; followers inside their gap), handed to OR-Tools with
 
 The metaheuristic then searches the whole day for the rest of the time limit (of its first
 half when the day has co-located groups, see below). With ``SolveParams.lns`` it stops once
-it has found no better plan for a tenth of the limit (at least 1 s), or at a tenth of its
-time, and the rest goes to a large neighbourhood search
+it has found no better plan for a tenth of the limit (at least 1 s), or at 60 % of its time
+(a tenth on a day of over 300 nodes), and the rest goes to a large neighbourhood search
 (:func:`_improve_by_parts`): a few nearby carers' routes and undone visits near them
 (:mod:`carerun._parts`) are built as a model of their own (:class:`_DayModel`), searched from
 their current routes for about 0.01 s a visit, and kept when they cost less. OR-Tools' moves
@@ -117,11 +117,14 @@ _STATUS = {
 _FIRST_SHARE = 0.2
 # The whole day is searched until it finds no better plan for this share of the time limit
 # (at least 1 s), for at most _WHOLE_SHARE of its time; also the length of a later round.
-# A short first search: on 600 nodes (Mankowska 300_1, 300 s) a first search of 0.6 of the time
-# ended at 75 % above the best published plan and one of 0.1 at 16 %, as parts and later rounds
-# improve faster than one long search (benchmarks/README.md).
 _WHOLE_ROUND = 0.1
-_WHOLE_SHARE = 0.1
+_WHOLE_SHARE = 0.6
+# On a day of more nodes than _LARGE_DAY_NODES the first search is cut to _LARGE_WHOLE_SHARE:
+# there it improves slowly without stalling, and parts do better (Mankowska 300_1, 400 nodes,
+# 300 s: 75 % above the best published plan with 0.6, 16 % with 0.1); on the Italian instances
+# (63-162 nodes, 60 s) the long first search does better (benchmarks/README.md).
+_LARGE_DAY_NODES = 300
+_LARGE_WHOLE_SHARE = 0.1
 # Seconds of search per visit of a part (and at least _PART_MIN_SECONDS).
 _PART_SECONDS_PER_NODE = 0.01
 _PART_MIN_SECONDS = 0.2
@@ -996,7 +999,8 @@ class _Model:
             return self._read(found if found is not None else start), origin
         # One guided local search of the whole day until it stalls (no better plan for a
         # while); what is left of the time goes to re-solving parts (_improve_by_parts).
-        whole = began + (stop - began) * _WHOLE_SHARE
+        share = _LARGE_WHOLE_SHARE if len(self.nodes) > _LARGE_DAY_NODES else _WHOLE_SHARE
+        whole = began + (stop - began) * share
         self.stall.arm(max(1.0, params.time_limit * _WHOLE_ROUND))
         found = routing.SolveFromAssignmentWithParameters(
             start,

@@ -77,31 +77,17 @@ def test_a_part_around_a_group_takes_its_routes_then_the_preferred_carers_used_o
     # goes to D.
     nodes = [(visit(f"v{i}"), 0) for i in range(4)]
     routes = {0: [(0, 100)], 1: [(1, 200)], 2: [(2, 300), (3, 400)]}
-    travel = line_travel(8)
-    part = part_around(
-        routes,
-        [0, 1],
-        [],
-        travel=travel,
-        owner=["A", "B", "C", "D"],
-        allowed_of=[[0, 1, 2, 3]] * 4,
-        partners=partners_of(nodes),
-        size=2,
-        prefer={3},
-    )
+    common = {
+        "travel": line_travel(8),
+        "owner": ["A", "B", "C", "D"],
+        "allowed_of": [[0, 1, 2, 3]] * 4,
+        "partners": partners_of(nodes),
+    }
+    part = part_around(routes, [0, 1], [], **common, size=2, prefer={3})
     assert part is not None
     assert part.vehicles == [0, 1, 3]
     assert sorted(part.nodes) == [0, 1]
-    plain = part_around(
-        routes,
-        [0, 1],
-        [],
-        travel=travel,
-        owner=["A", "B", "C", "D"],
-        allowed_of=[[0, 1, 2, 3]] * 4,
-        partners=partners_of(nodes),
-        size=4,
-    )
+    plain = part_around(routes, [0, 1], [], **common, size=4)
     assert plain is not None
     assert plain.vehicles == [0, 1, 2]
 

@@ -366,10 +366,7 @@ def _solve_one_day(
         # Time left over goes to the whole day again, with the providers as now chosen.
         if deadline - time.perf_counter() > _PART_MIN_SECONDS:
             again_model = dataclasses.replace(data, extra=extra).build()
-            every = [
-                [x for x, _ in best.routes[k][0]] if k in best.routes else []
-                for k in range(len(vehicles))
-            ]
+            every = _node_lists(best.routes, len(vehicles))
             again = again_model.solve_part(every, params, max(deadline - time.perf_counter(), 0.01))
             if again is not None:
                 best = again
@@ -543,7 +540,7 @@ def _improve_by_parts(
         stops_of = {k: stops for k, (stops, _, _) in routes.items()}
         if failures >= _PART_FAILURES and time.perf_counter() + chunk <= deadline:
             failures = 0
-            every = [[x for x, _ in stops_of.get(k, ())] for k in range(n)]
+            every = _node_lists(routes, n)
             # As long as it keeps finding better plans, then back to parts. A fresh model:
             # one that has searched may fail to restore a plan (see _Model.restore).
             whole = data.build()
@@ -569,18 +566,14 @@ def _improve_by_parts(
         seconds = max(_PART_MIN_SECONDS, _PART_SECONDS_PER_NODE * len(part.nodes))
         if time.perf_counter() + seconds > deadline:
             break
-        position = {x: i for i, x in enumerate(part.nodes)}
-        current = [[position[x] for x, _ in stops_of.get(k, ())] for k in part.vehicles]
         part_params = dataclasses.replace(params, seed=params.seed + rounds)
-        found = data.part(part).solve_part(current, part_params, seconds)
+        found = data.part(part).solve_part(_part_routes(part, routes), part_params, seconds)
         tried += 1
         if found is None:
             failures += 1
             continue
-        candidate = {k: r for k, r in routes.items() if k not in part.vehicles}
-        for i, (stops, begin, finish) in found.routes.items():
-            candidate[part.vehicles[i]] = ([(part.nodes[x], t) for x, t in stops], begin, finish)
-        every = [[x for x, _ in candidate[k][0]] if k in candidate else [] for k in range(n)]
+        candidate = _with_part(routes, part, found)
+        every = _node_lists(candidate, n)
         # The whole model values the candidate: parts count costs above their own cheapest
         # carers, so their objectives do not add up to the day's; and a part's model is looser
         # than the day's where a constraint reaches outside it (seen on a 400-visit Rutland
@@ -627,7 +620,7 @@ def _regroup(
     valuer = data.valuer()
     regrouped = 0
 
-    def unary(costs: np.ndarray, of: Mapping[int, tuple[list[tuple[int, int]], int, int]]) -> int:
+    def unary(costs: np.ndarray, of: Mapping[int, _Route]) -> int:
         return int(sum(costs[k, x] for k, (stops, _, _) in of.items() for x, _ in stops))
 
     def providers(group: list[int]) -> set[str]:
@@ -675,26 +668,17 @@ def _regroup(
                     if target == chosen[g]
                     else _charge_groups(plain, data.vehicles, groups, tried, data.params.duplicate)
                 )
-                position = {x: i for i, x in enumerate(part.nodes)}
-                current = [[position[x] for x, _ in stops_of.get(k, ())] for k in part.vehicles]
                 found = (
                     dataclasses.replace(data, extra=costs)
                     .part(part)
-                    .solve_part(current, params, seconds)
+                    .solve_part(_part_routes(part, routes), params, seconds)
                 )
                 if found is None:
                     continue
-                candidate = {k: r for k, r in routes.items() if k not in part.vehicles}
-                for i, (stops, begin, finish) in found.routes.items():
-                    candidate[part.vehicles[i]] = (
-                        [(part.nodes[x], t) for x, t in stops],
-                        begin,
-                        finish,
-                    )
+                candidate = _with_part(routes, part, found)
                 if not _fair_trade(data, done, candidate):
                     continue
-                every = [[x for x, _ in candidate.get(k, ([], 0, 0))[0]] for k in range(n)]
-                valued = valuer.restore(every, params)
+                valued = valuer.restore(_node_lists(candidate, n), params)
                 if valued is None:
                     continue
                 # The valuer charges the providers chosen before the search: swap its unary
@@ -713,10 +697,29 @@ def _regroup(
             return _Solution(objective, routes), regrouped, extra
 
 
+def _node_lists(routes: Mapping[int, _Route], n: int) -> list[list[int]]:
+    """The nodes each of `n` vehicles visits, in order (none for a vehicle `routes` lacks)."""
+    return [[x for x, _ in routes[k][0]] if k in routes else [] for k in range(n)]
+
+
+def _part_routes(part: Part, routes: Mapping[int, _Route]) -> list[list[int]]:
+    """The part's vehicles' routes as they stand, numbered as the part's nodes."""
+    position = {x: i for i, x in enumerate(part.nodes)}
+    return [[position[x] for x, _ in routes[k][0]] if k in routes else [] for k in part.vehicles]
+
+
+def _with_part(routes: Mapping[int, _Route], part: Part, found: _Solution) -> dict[int, _Route]:
+    """`routes` with the part's vehicles' routes replaced by those `found` for the part."""
+    merged = {k: r for k, r in routes.items() if k not in part.vehicles}
+    for i, (stops, begin, finish) in found.routes.items():
+        merged[part.vehicles[i]] = ([(part.nodes[x], t) for x, t in stops], begin, finish)
+    return merged
+
+
 def _fair_trade(
     data: _DayModel,
     done: Collection[int],
-    candidate: Mapping[int, tuple[list[tuple[int, int]], int, int]],
+    candidate: Mapping[int, _Route],
 ) -> bool:
     """Whether `candidate` leaves undone only visits of no higher priority than every visit it
     does instead. Putting a group with one provider may cost a visit for another (the costs
@@ -731,7 +734,7 @@ def _fair_trade(
 def _split_groups(
     data: _DayModel,
     groups: Sequence[list[int]],
-    routes: Mapping[int, tuple[list[tuple[int, int]], int, int]],
+    routes: Mapping[int, _Route],
 ) -> list[int]:
     """The groups done by carers of several providers, those whose visits of different
     providers come within the duplicate gap first (the duplicate events), then by size."""
@@ -778,12 +781,16 @@ class _Stall:
         return bool(self.window) and time.perf_counter() - self.last > self.window
 
 
+# One vehicle's route: its (node, start) stops, and when it begins and finishes.
+_Route = tuple[list[tuple[int, int]], int, int]
+
+
 @dataclass(frozen=True)
 class _Solution:
-    """A solution read out of OR-Tools: per used vehicle, (node, start) stops and its span."""
+    """A solution read out of OR-Tools: per used vehicle, its route."""
 
     objective: int
-    routes: dict[int, tuple[list[tuple[int, int]], int, int]]
+    routes: dict[int, _Route]
 
 
 class _Model:
@@ -1063,7 +1070,7 @@ class _Model:
 
     def _read(self, found: pywrapcp.Assignment) -> _Solution:
         routing, manager, tdim = self.routing, self.manager, self.tdim
-        routes: dict[int, tuple[list[tuple[int, int]], int, int]] = {}
+        routes: dict[int, _Route] = {}
         for k in range(routing.vehicles()):
             if not routing.IsVehicleUsed(found, k):
                 continue

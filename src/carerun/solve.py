@@ -120,11 +120,14 @@ class SolveParams:
         on the Rutland week it left more duplicate multi-provider events than one node per
         carer (5 against 2 when measured, benchmarks/README.md), so it is off by default.
     portfolio
-        Searches of each day run side by side, one per process (one per core is the sensible
-        most): the first as configured, the others with the next seeds and `lns` switched
-        the other way for every second one; the plan of least cost wins. 1 (the default): one
-        search, in this process. Ignored where this process may not start others (a Dask
-        worker, or a platform without ``fork``), so it combines safely with ``workers``.
+        Searches of each day run side by side, one per process (more searches than cores
+        share the cores), with seeds counting up from `seed`: the second has `lns` switched
+        the other way, the third weighs lateness twice as much (the weight of a soft penalty
+        shapes what a search finds), the fourth does both, and so on in fours. Each plan is
+        then valued at these parameters' weights and the plan of least cost wins. 1 (the
+        default): one search as configured, in this process. Ignored where this process may
+        not start others (a Dask worker, or a platform without ``fork``), so it combines
+        safely with ``workers``.
     log
         Print the solver's search log.
     """

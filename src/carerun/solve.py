@@ -105,7 +105,7 @@ class SolveParams:
         OR-Tools local-search metaheuristic, one of :data:`METAHEURISTICS`.
     lns
         Once the metaheuristic's search of the whole day stalls (no better plan for a tenth of
-        the time limit, or 60 % of its time is spent: a tenth on a day of over 300 visits and
+        the time limit, or 60 % of its time is spent: a tenth on a day of over 200 visits and
         double-handed copies), spend the rest re-solving parts
         of the plan: a few nearby carers' routes and the undone visits near them, each as a
         small model, keeping what costs less (large neighbourhood search). Not used with a

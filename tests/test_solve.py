@@ -590,30 +590,33 @@ def test_a_portfolio_of_two_searches_returns_the_cheaper_valid_plan() -> None:
     assert len({a.carer_id for a in pair}) == 2 and pair[0].start == pair[1].start
 
 
-def test_a_portfolio_values_every_plan_at_the_given_lateness_weight() -> None:
-    # One carer, two visits at one door with windows closing at 09:10: the second starts at
-    # 09:30 at the earliest, 20 minutes late. The third search of the portfolio weighs
-    # lateness twice as much; whichever plan wins, its objective is at the given weight.
+def twenty_minutes_late() -> Roster:
+    """One carer, two visits at one door with windows closing at 09:10: the second starts at
+    09:30 at the earliest, 20 minutes late."""
     door = at(1, 0)
     visits = [visit(v, door, "09:00", "09:10") for v in ("first", "second")]
+    return roster(visits, [carer("A", at(0, 0))])
+
+
+def test_a_portfolio_values_every_plan_at_the_given_lateness_weight() -> None:
+    # The third search of the portfolio weighs lateness twice as much; whichever plan wins,
+    # its objective is at the given weight.
     params = SolveParams(
         time_limit=0.5, portfolio=3, lateness=2, lateness_limit_min=60, continuity=0, duplicate=0
     )
-    plan = solve(roster(visits, [carer("A", at(0, 0))]), params)
+    plan = solve(twenty_minutes_late(), params)
     late = sum(max(0, a.start - hm("09:10")) for a in plan.assignments)
     assert late == 20 * 60
     assert plan.stats["objective"] == plan.travel_seconds + 2 * late
 
 
 def test_a_plan_searched_at_another_lateness_weight_is_valued_at_the_given_one() -> None:
-    door = at(1, 0)
-    visits = [visit(v, door, "09:00", "09:10") for v in ("first", "second")]
-    r = roster(visits, [carer("A", at(0, 0))])
+    r = twenty_minutes_late()
     given = SolveParams(time_limit=0.3, lateness=2, lateness_limit_min=60, continuity=0)
     heavier = SolveParams(time_limit=0.3, lateness=4, lateness_limit_min=60, continuity=0)
     plan = plan_day(r, straight_line_matrix(roster_points(r)), 0, heavier)
     assert plan.stats["objective"] == plan.travel_seconds + 4 * 20 * 60
-    ends = {v.visit_id: v.window.end for v in visits}
+    ends = {v.visit_id: v.window.end for v in r.visits}
     valued = _ortools._objective_at(plan, given, heavier, ends)
     assert valued == plan.travel_seconds + 2 * 20 * 60
 

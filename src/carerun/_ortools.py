@@ -46,8 +46,9 @@ half when the day has co-located groups, see below). With ``SolveParams.lns`` it
 it has found no better plan for a tenth of the limit (at least 1 s), or at 60 % of its time
 (a tenth on a day of over ``_LARGE_DAY_NODES`` nodes), and the rest goes to a large
 neighbourhood search (:func:`_improve_by_parts`): a few nearby carers' routes and undone
-visits near them (:mod:`carerun._parts`) are built as a model of their own (:class:`_DayModel`), searched from
-their current routes for about 0.01 s a visit, and kept when they cost less. OR-Tools' moves
+visits near them (:mod:`carerun._parts`) are built as a model of their own
+(:class:`_DayModel`), searched from their current routes for about 0.01 s a visit, and kept
+when they cost less. OR-Tools' moves
 shift one or two visits at a time across a whole day; a small model lets the same moves
 reshape several routes together. Visits tied to ones outside the part keep their start and
 stay off the partner's carer, so the plan stays valid. After eight parts in a row gain

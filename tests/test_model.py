@@ -127,3 +127,9 @@ def test_roster_lookups_and_summary() -> None:
 def test_format_time_runs_past_midnight() -> None:
     assert format_time(0) == "00:00"
     assert format_time(24 * 3600 + 30 * 60) == "24:30"
+
+
+def test_only_a_pinned_visit_with_a_planned_start_has_a_fixed_start() -> None:
+    assert visit(pinned=True, planned_start=8 * 3600).fixed_start == 8 * 3600
+    assert visit(pinned=False, planned_start=8 * 3600).fixed_start is None
+    assert visit(pinned=True).fixed_start is None

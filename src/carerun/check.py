@@ -169,11 +169,11 @@ def _check_assignment(
 ) -> list[Violation]:
     out: list[Violation] = []
     where = (visit.visit_id, carer.carer_id, a.day)
-    pinned_time = visit.pinned and visit.planned_start is not None
-    if pinned_time and a.start != visit.planned_start:
+    fixed = visit.fixed_start
+    if fixed is not None and a.start != fixed:
         msg = (
             f"pinned visit {visit.visit_id} starts at {format_time(a.start)},"
-            f" not {format_time(visit.planned_start or 0)}"
+            f" not {format_time(fixed)}"
         )
         out.append(Violation("pinned", msg, *where))
     if (
@@ -185,7 +185,7 @@ def _check_assignment(
         named = ", ".join(visit.carer_ids)
         msg = f"pinned visit {visit.visit_id} is given to {carer.carer_id}, not {named}"
         out.append(Violation("pinned", msg, *where))
-    if not pinned_time:
+    if fixed is None:
         if a.start < visit.window.start:
             msg = (
                 f"visit {visit.visit_id} starts at {format_time(a.start)},"

@@ -177,6 +177,11 @@ class Visit:
         return self.carers_required == 2
 
     @property
+    def fixed_start(self) -> int | None:
+        """The start a pinned visit keeps (its planned start); None when the visit may move."""
+        return self.planned_start if self.pinned else None
+
+    @property
     def end_latest(self) -> int:
         return self.window.end + self.duration
 

@@ -528,8 +528,8 @@ def _place_option(
     for visit in sorted(package, key=lambda v: (v.day, v.window.start, v.visit_id)):
         prefer = seen | set(visit.preferred_carers)
         earliest, latest = visit.window.start, visit.window.end
-        if visit.pinned and visit.planned_start is not None:
-            earliest = latest = visit.planned_start
+        if visit.fixed_start is not None:
+            earliest = latest = visit.fixed_start
         if visit.follows:
             if visit.follows not in starts:
                 left.append(NotAbsorbed(visit.visit_id, PlaceReason.LINK))

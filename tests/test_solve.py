@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -619,6 +620,24 @@ def test_a_plan_searched_at_another_lateness_weight_is_valued_at_the_given_one()
     ends = {v.visit_id: v.window.end for v in r.visits}
     valued = _ortools._objective_at(plan, given, heavier, ends)
     assert valued == plan.travel_seconds + 2 * 20 * 60
+
+
+def test_a_portfolio_weighs_lateness_more_second_on_a_small_day_where_lateness_is_allowed() -> None:
+    params = SolveParams(lateness=2, lateness_limit_min=60, portfolio=5, seed=7)
+    small = _ortools._portfolio(params, _ortools._LARGE_DAY_NODES)
+    assert [(p.lns, p.lateness) for p in small] == [
+        (False, 2),
+        (False, 4),
+        (True, 2),
+        (True, 4),
+        (False, 2),
+    ]
+    assert [p.seed for p in small] == [7, 8, 9, 10, 11]
+    assert {p.portfolio for p in small} == {1}
+    large = _ortools._portfolio(params, _ortools._LARGE_DAY_NODES + 1)
+    assert [(p.lns, p.lateness) for p in large][:3] == [(False, 2), (True, 2), (False, 4)]
+    on_time = dataclasses.replace(params, lateness_limit_min=0)
+    assert [p.lns for p in _ortools._portfolio(on_time, 10)][:2] == [False, True]
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5])

@@ -138,10 +138,11 @@ _REGROUP_SHARE = 0.5
 # Visits on the routes of a part re-solved around a group (few: the routes doing the group
 # and the nearest one or two of the chosen provider's carers able to take it).
 _REGROUP_PART_NODES = 20
-# The third and fourth searches of a portfolio (of every four) weigh lateness this many times
-# more, and every plan is then valued at the given weights: the weight of a soft penalty shapes
-# what a search finds. On the Italian HHCRSP instances the plain search at twice the weight
-# found plans cheaper at the given weight, on Mankowska's C1 far dearer (benchmarks/README).
+# Some searches of a portfolio weigh lateness this many times more (see _portfolio), and every
+# plan is then valued at the given weights: the weight of a soft penalty shapes what a search
+# finds. On the Italian HHCRSP instances the plain search at twice the weight found plans
+# cheaper at the given weight, on Mankowska's C1 far dearer; on days of over _LARGE_DAY_NODES
+# nodes and on Solomon's (no lateness) the other `lns` is what pays (benchmarks/README).
 _PORTFOLIO_LATENESS = 2
 # Orders in which the greedy first solution takes the visits (see _Greedy.run).
 _ORDERS = ("hardest", "time")
@@ -214,16 +215,8 @@ def solve_day(
     given = _Given(preferred, familiar, seconds_left, demand, capacity)
     if params.portfolio <= 1 or not _can_fork():
         return _solve_one_day(roster, matrix, day, params, given)
-    variants = [
-        dataclasses.replace(
-            params,
-            portfolio=1,
-            seed=params.seed + i,
-            lns=params.lns != bool(i % 2),
-            lateness=params.lateness * (_PORTFOLIO_LATENESS if i // 2 % 2 else 1),
-        )
-        for i in range(params.portfolio)
-    ]
+    nodes = sum(v.carers_required for v in roster.visits_on(day))
+    variants = _portfolio(params, nodes)
     # Each other search runs in a forked process that inherits the day's data as it is (nothing
     # is pickled on the way in) and sends its result back through a pipe. Not a process pool:
     # its feeder thread needs the GIL, which OR-Tools holds while this process searches, so
@@ -257,11 +250,7 @@ def solve_day(
             raise SolveError(msg)
         results.append(outcome)
     # Lateness is charged past a visit's window, except on a visit pinned to its time.
-    windows = {
-        v.visit_id: v.window.end
-        for v in roster.visits_on(day)
-        if not (v.pinned and v.planned_start is not None)
-    }
+    windows = {v.visit_id: v.window.end for v in roster.visits_on(day) if v.fixed_start is None}
     costs = [
         _objective_at(r.plan, params, variant, windows)
         for r, variant in zip(results, variants, strict=True)
@@ -270,6 +259,26 @@ def solve_day(
     best = results[winner]
     stats = {**best.plan.stats, "objective": costs[winner], "portfolio_winner": float(winner)}
     return DayResult(dataclasses.replace(best.plan, stats=stats), best.work)
+
+
+def _portfolio(params: SolveParams, nodes: int) -> list[SolveParams]:
+    """The searches of a portfolio (see :class:`~carerun.solve.SolveParams`): `params`, then
+    the other `lns`, then lateness at _PORTFOLIO_LATENESS times the weight, then both, and so
+    on in fours; on a day of at most _LARGE_DAY_NODES nodes (visit copies) where lateness is
+    allowed and charged, the heavier weight comes second."""
+    other = dataclasses.replace(params, lns=not params.lns)
+    kinds = [
+        params,
+        other,
+        dataclasses.replace(params, lateness=params.lateness * _PORTFOLIO_LATENESS),
+        dataclasses.replace(other, lateness=params.lateness * _PORTFOLIO_LATENESS),
+    ]
+    if params.lateness and params.lateness_limit_min and nodes <= _LARGE_DAY_NODES:
+        kinds[1], kinds[2] = kinds[2], kinds[1]
+    return [
+        dataclasses.replace(kinds[i % 4], portfolio=1, seed=params.seed + i)
+        for i in range(params.portfolio)
+    ]
 
 
 def _objective_at(
@@ -886,11 +895,11 @@ class _Model:
             cumul = tdim.CumulVar(idx)
             if node in fixed:
                 cumul.SetRange(fixed[node], fixed[node])
-            elif v.pinned and v.planned_start is not None:
-                cumul.SetRange(v.planned_start, v.planned_start)
+            elif v.fixed_start is not None:
+                cumul.SetRange(v.fixed_start, v.fixed_start)
             else:
                 cumul.SetRange(v.window.start, v.window.end + late)
-            if late and not (v.pinned and v.planned_start is not None):
+            if late and v.fixed_start is None:
                 tdim.SetCumulVarSoftUpperBound(idx, v.window.end, params.lateness)
             if node not in fixed:
                 routing.AddDisjunction([idx], params.unassigned * max(1, v.priority))
@@ -1157,9 +1166,9 @@ class _Greedy:
         self.lo: list[int] = []
         self.hi: list[int] = []
         for v, _ in nodes:
-            if v.pinned and v.planned_start is not None:
-                self.lo.append(v.planned_start)
-                self.hi.append(v.planned_start)
+            if v.fixed_start is not None:
+                self.lo.append(v.fixed_start)
+                self.hi.append(v.fixed_start)
             else:
                 self.lo.append(v.window.start)
                 self.hi.append(v.window.end + late)
@@ -1409,8 +1418,8 @@ def _fits(veh: _Vehicle, visit: Visit, matrix: TravelMatrix, late: int) -> bool:
     mode, at = veh.carer.mode, matrix.index(visit.location)
     there = int(matrix.seconds[mode][veh.base, at])
     back = int(matrix.seconds[mode][at, veh.base])
-    if visit.pinned and visit.planned_start is not None:
-        earliest = latest = visit.planned_start
+    if visit.fixed_start is not None:
+        earliest = latest = visit.fixed_start
     else:
         earliest, latest = visit.window.start, visit.window.end + late
     begin = max(earliest, veh.shift.start + there)

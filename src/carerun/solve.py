@@ -123,8 +123,10 @@ class SolveParams:
         Searches of each day run side by side, one per process (more searches than cores
         share the cores), with seeds counting up from `seed`: the second has `lns` switched
         the other way, the third weighs lateness twice as much (the weight of a soft penalty
-        shapes what a search finds), the fourth does both, and so on in fours. Each plan is
-        then valued at these parameters' weights and the plan of least cost wins. 1 (the
+        shapes what a search finds), the fourth does both, and so on in fours; on a day of at
+        most 200 visits (a double-handed one counts twice) where lateness is allowed and
+        charged, the second and third swap. Each plan is then valued at these parameters'
+        weights and the plan of least cost wins. 1 (the
         default): one search as configured, in this process. Ignored where this process may
         not start others (a Dask worker, or a platform without ``fork``), so it combines
         safely with ``workers``.

@@ -53,10 +53,10 @@ LATENESS_LIMIT = 900
 FIRST_SOLUTION = "ALL_UNPERFORMED"
 
 
-# Two searches side by side, one per core: the plain one and one with the large neighbourhood
-# search. A third (the plain one with tardiness at twice the weight) helped some Italian
-# instances but, sharing two cores, cost more elsewhere (Mankowska 300_1: 12.6 -> 35.9 %); see
-# "Three searches" in benchmarks/README.md.
+# Two searches side by side, one per core: the plain one and, up to 100 patients, the plain one
+# with tardiness at twice the weight, above that the large neighbourhood search (carerun chooses,
+# see SolveParams.portfolio). A third, sharing two cores, cost more than it gained (Mankowska
+# 300_1: 12.6 -> 35.9 %); see "Three searches" in benchmarks/README.md.
 PORTFOLIO = 2
 
 

@@ -48,11 +48,12 @@ it has found no better plan for a tenth of the limit (at least 1 s), or at 60 % 
 neighbourhood search (:func:`_improve_by_parts`): a few nearby carers' routes and undone
 visits near them (:mod:`carerun._parts`) are built as a model of their own
 (:class:`_DayModel`), searched from their current routes for about 0.01 s a visit, and kept
-when they cost less. OR-Tools' moves
-shift one or two visits at a time across a whole day; a small model lets the same moves
-reshape several routes together. Visits tied to ones outside the part keep their start and
-stay off the partner's carer, so the plan stays valid. After eight parts in a row gain
-nothing, the whole day is searched again for a round.
+when they cost less. OR-Tools' moves shift one or two visits at a time across a whole day; a
+small model lets the same moves reshape several routes together. Visits tied to ones outside
+the part keep their start and stay off the partner's carer, so the plan stays valid. After
+eight parts in a row gain nothing, the whole day is searched again for as long as it keeps
+finding better plans (on Mankowska's 400-node G1 that one round took 251 of the 300 s, and
+rounds cut to 30 s did worse: benchmarks/README.md).
 
 On a day with co-located groups, the second half of the time limit goes to the groups that
 the search left to carers of several providers (:func:`_regroup`). A group's provider is
@@ -68,6 +69,10 @@ With a ``solution_limit`` the day is searched once, whole, so runs stay reproduc
 
 Plans found in parts are valued in a model of the whole day that has never searched: one
 that has fails to restore even its own best plan on days with double-handed visits.
+
+With ``SolveParams.portfolio`` above 1, several such searches of the day run side by side in
+forked processes, differing as :func:`_portfolio` says, and the plan cheapest at the given
+weights wins.
 
 The results come back as carerun :class:`~carerun.model.Plan` objects; no OR-Tools type leaves
 this module.
@@ -125,7 +130,7 @@ _WHOLE_SHARE = 0.6
 # 300 s: 75 % above the best published plan with 0.6, 16 % with 0.1; 200_1, 260 nodes: 1433.9
 # with 0.6, 1372.4 with 0.1); on the Italian instances (63-162 nodes, 60 s) the long first
 # search does better (benchmarks/README.md).
-_LARGE_DAY_NODES = 200
+_LARGE_DAY_NODES = 200  # SolveParams.portfolio's docstring names it too
 _LARGE_WHOLE_SHARE = 0.1
 # Seconds of search per visit of a part (and at least _PART_MIN_SECONDS).
 _PART_SECONDS_PER_NODE = 0.01

@@ -126,10 +126,9 @@ class SolveParams:
         shapes what a search finds), the fourth does both, and so on in fours; on a day of at
         most 200 visits (a double-handed one counts twice) where lateness is allowed and
         charged, the second and third swap. Each plan is then valued at these parameters'
-        weights and the plan of least cost wins. 1 (the
-        default): one search as configured, in this process. Ignored where this process may
-        not start others (a Dask worker, or a platform without ``fork``), so it combines
-        safely with ``workers``.
+        weights and the plan of least cost wins. 1 (the default): one search as configured,
+        in this process. Ignored where this process may not start others (a Dask worker, or
+        a platform without ``fork``), so it combines safely with ``workers``.
     log
         Print the solver's search log.
     """

@@ -600,8 +600,8 @@ def twenty_minutes_late() -> Roster:
 
 
 def test_a_portfolio_values_every_plan_at_the_given_lateness_weight() -> None:
-    # The third search of the portfolio weighs lateness twice as much; whichever plan wins,
-    # its objective is at the given weight.
+    # On this small day with lateness allowed the second search weighs lateness twice as
+    # much; whichever plan wins, its objective is at the given weight.
     params = SolveParams(
         time_limit=0.5, portfolio=3, lateness=2, lateness_limit_min=60, continuity=0, duplicate=0
     )

@@ -220,8 +220,8 @@ def solve_day(
     given = _Given(preferred, familiar, seconds_left, demand, capacity)
     if params.portfolio <= 1 or not _can_fork():
         return _solve_one_day(roster, matrix, day, params, given)
-    nodes = sum(v.carers_required for v in roster.visits_on(day))
-    variants = _portfolio(params, nodes)
+    visits = roster.visits_on(day)
+    variants = _portfolio(params, sum(v.carers_required for v in visits))
     # Each other search runs in a forked process that inherits the day's data as it is (nothing
     # is pickled on the way in) and sends its result back through a pipe. Not a process pool:
     # its feeder thread needs the GIL, which OR-Tools holds while this process searches, so
@@ -255,7 +255,7 @@ def solve_day(
             raise SolveError(msg)
         results.append(outcome)
     # Lateness is charged past a visit's window, except on a visit pinned to its time.
-    windows = {v.visit_id: v.window.end for v in roster.visits_on(day) if v.fixed_start is None}
+    windows = {v.visit_id: v.window.end for v in visits if v.fixed_start is None}
     costs = [
         _objective_at(r.plan, params, variant, windows)
         for r, variant in zip(results, variants, strict=True)

@@ -55,6 +55,16 @@ eight parts in a row gain nothing, the whole day is searched again for as long a
 finding better plans (on Mankowska's 400-node G1 that one round took 251 of the 300 s, and
 rounds cut to 30 s did worse: benchmarks/README.md).
 
+On a day with synchronised visits (double-handed copies, linked visits) the constraints tying
+each pair of them are checked by OR-Tools' constraint solver after its fast filters, and most
+moves fail there: on Mankowska's 400-node 300_1 the search tries about 1,000 moves a second,
+against 15,000 with those constraints left out. Such a day is searched in alternating rounds
+instead (:func:`_alternate`): a held round keeps every synchronised visit at its start, so its
+pairs need no constraint and the search moves everything else (and which carers do the held
+visits) quickly; a free round, the whole model, then moves the held times. Each round lasts
+while it finds better plans, until a held and a free round in a row find none (with ``lns``, at
+most _WHOLE_SHARE of the time, then parts as above); the time left searches the whole day.
+
 On a day with co-located groups, the second half of the time limit goes to the groups that
 the search left to carers of several providers (:func:`_regroup`). A group's provider is
 chosen before the search, so a group split one visit each between two providers is stuck:
@@ -135,6 +145,10 @@ _LARGE_WHOLE_SHARE = 0.1
 # Seconds of search per visit of a part (and at least _PART_MIN_SECONDS).
 _PART_SECONDS_PER_NODE = 0.01
 _PART_MIN_SECONDS = 0.2
+# A round of _alternate ends once it has found no better plan for this share of the time
+# limit (at least 1 s); a free round lasts at most _FREE_ROUND of it.
+_ROUND_STALL = 0.02
+_FREE_ROUND = 0.05
 # Parts in a row that gain nothing before the whole day is searched again for a round.
 _PART_FAILURES = 8
 # Share of the time limit kept for re-solving the co-located groups the search left to
@@ -405,7 +419,19 @@ def _solve_one_day(
     timed = params.solution_limit is None
     searched = deadline - params.time_limit * _REGROUP_SHARE if groups and timed else deadline
     best, first = model.search(first_routes, params, search_began, stop=searched)
-    parts, regrouped = (0, 0), 0
+    parts, regrouped, rounds = (0, 0), 0, 0
+    if model.synchronised and timed:
+        # With `lns`, parts get what is left after _WHOLE_SHARE at the latest.
+        share = _WHOLE_SHARE if params.lns else 1.0
+        best, rounds = _alternate(data, best, search_began + (searched - search_began) * share)
+        if not params.lns and searched - time.perf_counter() > _PART_MIN_SECONDS:
+            # Alternating gains no more: one long free search, as on a day without pairs.
+            tail = data.build().solve_part(
+                _node_lists(best.routes, len(vehicles)),
+                dataclasses.replace(params, seed=params.seed + rounds + 1),
+                searched - time.perf_counter(),
+            )
+            best = best if tail is None else tail
     if params.lns and timed:
         best, parts = _improve_by_parts(data, best, searched)
     if groups and timed:
@@ -470,6 +496,7 @@ def _solve_one_day(
             "parts_tried": float(parts[0]),
             "parts_improved": float(parts[1]),
             "groups_regrouped": float(regrouped),
+            "whole_rounds": float(rounds),
         },
     )
     return DayResult(plan, work)
@@ -504,6 +531,23 @@ class _DayModel:
             self.load,
             self.caps,
             {},
+        )
+
+    def held(self, routes: Mapping[int, _Route]) -> _Model:
+        """The model of the whole day with every synchronised visit (a double-handed copy, a
+        linked visit or one that others follow) that `routes` do held at its start there."""
+        partners = partners_of(self.nodes)
+        fixed = {x: start for stops, _, _ in routes.values() for x, start in stops if partners[x]}
+        return self._model(
+            self.nodes,
+            self.vehicles,
+            self.travel,
+            self.service,
+            self.allowed_of,
+            self.extra,
+            self.load,
+            self.caps,
+            fixed,
         )
 
     def valuer(self) -> _Model:
@@ -560,6 +604,45 @@ class _DayModel:
         if load is not None and caps is not None:
             model.add_load(load, caps)
         return model
+
+
+def _alternate(data: _DayModel, best: _Solution, deadline: float) -> tuple[_Solution, int]:
+    """Search the whole day in rounds until `deadline` or until a held and a free round in a
+    row both gain nothing; returns the plan and how many rounds ran.
+
+    A held round (:meth:`_DayModel.held`) keeps every synchronised visit at its start: the
+    constraints tying pairs of visits drop out, so OR-Tools tries some fifteen times as many
+    moves a second (Mankowska's 300_1), and can still move the rest and change which carers
+    do the held ones. A free round, the whole model, then moves the held times. Each lasts
+    while it keeps finding better plans; a free round at most _FREE_ROUND of the time limit.
+    """
+    params = data.params
+    n = len(data.vehicles)
+    valuer = data.valuer()
+    window = max(1.0, params.time_limit * _ROUND_STALL)
+    rounds = fruitless = 0
+    while fruitless < 2:
+        held = rounds % 2 == 0
+        left = deadline - time.perf_counter()
+        if left < _PART_MIN_SECONDS:
+            break
+        rounds += 1
+        model = data.held(best.routes) if held else data.build()
+        model.watch_stall()
+        model.stall.arm(window)
+        seconds = left if held else min(left, params.time_limit * _FREE_ROUND)
+        round_params = dataclasses.replace(params, seed=params.seed + rounds)
+        found = model.solve_part(_node_lists(best.routes, n), round_params, seconds)
+        if found is not None and held:
+            # Valued in the whole model, which may time the held visits better.
+            valued = valuer.restore(_node_lists(found.routes, n), params)
+            found = None if valued is None else valuer.read(valued)
+        if found is None or found.objective >= best.objective:
+            fruitless += 1
+            continue
+        fruitless = 0
+        best = found
+    return best, rounds
 
 
 def _improve_by_parts(
@@ -857,6 +940,8 @@ class _Model:
         visits outside it)."""
         self.nodes, self.vehicles = nodes, vehicles
         fixed = fixed or {}
+        self.fixed = fixed
+        self.synchronised = any(v.double_handed or v.follows for v, _ in nodes)
         self.first_objective = 0
         self.closed = False
         # With `share_depots`, vehicles leaving from one place share one depot node; otherwise
@@ -954,24 +1039,35 @@ class _Model:
                 continue
             if v.double_handed and (v.visit_id, 1) in index_of:
                 a, b = index_of[v.visit_id, 0], index_of[v.visit_id, 1]
-                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
                 # Vehicle -1 (inactive) maps to distinct sentinels so "neither" stays feasible.
                 who_a = solver.Element([-1, *owners], (routing.VehicleVar(a) + 1).Var())
                 who_b = solver.Element([-2, *owners], (routing.VehicleVar(b) + 1).Var())
                 solver.Add(who_a != who_b)
+                if self._both_fixed(a, b):
+                    continue
+                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
                 diff = tdim.CumulVar(a) - tdim.CumulVar(b)
                 solver.Add(diff <= tol)
                 solver.Add(diff >= -tol)
             if v.follows and (v.follows, 0) in index_of:
                 u, w = index_of[v.follows, 0], index_of[v.visit_id, 0]
+                if v.link_other_carer:
+                    self._other_carers(v, owners)
+                if self._both_fixed(u, w):
+                    continue
                 on = routing.ActiveVar(w)
                 solver.Add(on <= routing.ActiveVar(u))
                 # Start to start, in seconds like every time of the model.
                 gap = tdim.CumulVar(w) - tdim.CumulVar(u)
                 solver.Add(gap >= v.gap_min - LATEST_TIME * (1 - on))
                 solver.Add(gap <= v.gap_max + LATEST_TIME * (1 - on))
-                if v.link_other_carer:
-                    self._other_carers(v, owners)
+
+    def _both_fixed(self, a: int, b: int) -> bool:
+        """Whether both nodes (routing indices) are done at fixed starts: these come from a
+        valid plan, so the times of a pair of them agree already and need no constraint
+        (whose checks are most of the search's time on a day with many such pairs)."""
+        node = self.manager.IndexToNode
+        return node(a) in self.fixed and node(b) in self.fixed
 
     def _other_carers(self, v: Visit, owners: list[int]) -> None:
         """No person (a split shift is several vehicles of one) does both `v` and the visit
@@ -1024,8 +1120,7 @@ class _Model:
         start: pywrapcp.Assignment | None = routing.ReadAssignmentFromRoutes(routes, True)
         origin = "carerun"
         greedy_cost = None if start is None else start.ObjectiveValue()
-        sync = any(v.double_handed or v.follows for v, _ in self.nodes)
-        if not sync:
+        if not self.synchronised:
             share = params.time_limit * _FIRST_SHARE
             own = routing.SolveWithParameters(
                 _search_parameters(params, params.first_solution, share, first_only=True)
@@ -1045,12 +1140,14 @@ class _Model:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
                 raise SolveError(msg)
         self.first_objective = int(start.ObjectiveValue())
+        if self.synchronised and params.solution_limit is None:
+            return self.read(start), origin  # the caller alternates (_alternate)
         if not params.lns or params.solution_limit is not None:
             left = max(stop - time.perf_counter(), params.time_limit * 0.1)
             found = routing.SolveFromAssignmentWithParameters(
                 start, _search_parameters(params, params.first_solution, left)
             )
-            return self._read(found if found is not None else start), origin
+            return self.read(found if found is not None else start), origin
         # One guided local search of the whole day until it stalls (no better plan for a
         # while); what is left of the time goes to re-solving parts (_improve_by_parts).
         share = _LARGE_WHOLE_SHARE if len(self.nodes) > _LARGE_DAY_NODES else _WHOLE_SHARE
@@ -1063,7 +1160,7 @@ class _Model:
             ),
         )
         self.stall.disarm()
-        return self._read(found if found is not None else start), origin
+        return self.read(found if found is not None else start), origin
 
     def watch_stall(self) -> None:
         """Let :attr:`stall` stop this model's searches (before the model is closed)."""
@@ -1094,7 +1191,7 @@ class _Model:
         )
         if found is None or found.ObjectiveValue() >= start.ObjectiveValue():
             return None
-        return self._read(found)
+        return self.read(found)
 
     def restore(
         self, routes: Sequence[Sequence[int]], params: SolveParams
@@ -1115,7 +1212,7 @@ class _Model:
             given, _search_parameters(params, params.first_solution, 10.0, first_only=True)
         )
 
-    def _read(self, found: pywrapcp.Assignment) -> _Solution:
+    def read(self, found: pywrapcp.Assignment) -> _Solution:
         routing, manager, tdim = self.routing, self.manager, self.tdim
         routes: dict[int, _Route] = {}
         for k in range(routing.vehicles()):

@@ -108,7 +108,11 @@ class SolveParams:
         the time limit, or 60 % of its time is spent: a tenth on a day of over 200 visits and
         double-handed copies), spend the rest re-solving parts
         of the plan: a few nearby carers' routes and the undone visits near them, each as a
-        small model, keeping what costs less (large neighbourhood search). Not used with a
+        small model, keeping what costs less (large neighbourhood search). On a day with
+        double-handed or linked visits the whole day is first searched in rounds that hold
+        those visits at their starts and rounds that move them, until neither gains; with
+        `lns` for at most 60 % of the time, then parts; without, the rest searches the whole
+        day. Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
         default: it helps days of many short routes and hurts days of few long ones (Solomon
         VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
@@ -531,7 +535,14 @@ def _work_by_carer(roster: Roster, plan: Plan, matrix: TravelMatrix) -> dict[str
 
 def _merge(parts: list[Plan], *, label: str) -> Plan:
     stats: dict[str, float] = {}
-    for key in ("objective", "seconds", "parts_tried", "parts_improved", "groups_regrouped"):
+    for key in (
+        "objective",
+        "seconds",
+        "parts_tried",
+        "parts_improved",
+        "groups_regrouped",
+        "whole_rounds",
+    ):
         stats[key] = float(sum(p.stats.get(key, 0.0) for p in parts))
     stats["parts"] = float(len(parts))
     return Plan(

@@ -55,15 +55,16 @@ eight parts in a row gain nothing, the whole day is searched again for as long a
 finding better plans (on Mankowska's 400-node G1 that one round took 251 of the 300 s, and
 rounds cut to 30 s did worse: benchmarks/README.md).
 
-On a day with synchronised visits (double-handed copies, linked visits) the constraints tying
-each pair of them are checked by OR-Tools' constraint solver after its fast filters, and most
-moves fail there: on Mankowska's 400-node 300_1 the search tries about 1,000 moves a second,
-against 15,000 with those constraints left out. Such a day is searched in alternating rounds
-instead (:func:`_alternate`): a held round keeps every synchronised visit at its start, so its
-pairs need no constraint and the search moves everything else (and which carers do the held
-visits) quickly; a free round, the whole model, then moves the held times. Each round lasts
-while it finds better plans, until a held and a free round in a row find none (with ``lns``, at
-most _WHOLE_SHARE of the time, then parts as above); the time left searches the whole day.
+On a day of over ``_LARGE_DAY_NODES`` nodes with synchronised visits (double-handed copies,
+linked visits) the constraints tying each pair of them are checked by OR-Tools' constraint
+solver after its fast filters, and most moves fail there: on Mankowska's 400-node 300_1 the
+search tries about 1,000 moves a second, against 15,000 with those constraints left out. Such
+a day is searched in alternating rounds instead (:func:`_alternate`): a held round keeps every
+synchronised visit at its start, so its pairs need no constraint and the search moves
+everything else (and which carers do the held visits) quickly; a free round, the whole model,
+then moves the held times. Each round lasts while it finds better plans, until a held and a
+free round in a row find none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as
+above); the time left searches the whole day.
 
 On a day with co-located groups, the second half of the time limit goes to the groups that
 the search left to carers of several providers (:func:`_regroup`). A group's provider is
@@ -140,6 +141,10 @@ _WHOLE_SHARE = 0.6
 # 300 s: 75 % above the best published plan with 0.6, 16 % with 0.1; 200_1, 260 nodes: 1433.9
 # with 0.6, 1372.4 with 0.1); on the Italian instances (63-162 nodes, 60 s) the long first
 # search does better (benchmarks/README.md).
+# Such a day is also searched in alternating rounds when it has synchronised visits (see
+# _alternate): on smaller ones a free search is fast enough, and holding the times did worse
+# where tardiness dominates (Mankowska 50_1: 1.0 % above the best published plan at 60 s without,
+# 11.3 % with; 100_1: 2.6 against 9.2 %).
 _LARGE_DAY_NODES = 200  # SolveParams.portfolio's docstring names it too
 _LARGE_WHOLE_SHARE = 0.1
 # Seconds of search per visit of a part (and at least _PART_MIN_SECONDS).
@@ -420,7 +425,7 @@ def _solve_one_day(
     searched = deadline - params.time_limit * _REGROUP_SHARE if groups and timed else deadline
     best, first = model.search(first_routes, params, search_began, stop=searched)
     parts, regrouped, rounds = (0, 0), 0, 0
-    if model.synchronised and timed:
+    if model.synchronised and timed and len(nodes) > _LARGE_DAY_NODES:
         # With `lns`, parts get what is left after _WHOLE_SHARE at the latest.
         share = _WHOLE_SHARE if params.lns else 1.0
         best, rounds = _alternate(data, best, search_began + (searched - search_began) * share)
@@ -519,8 +524,8 @@ class _DayModel:
     load: list[int] | None
     caps: list[int] | None
 
-    def build(self) -> _Model:
-        """The model of the whole day."""
+    def build(self, fixed: Mapping[int, int] | None = None) -> _Model:
+        """The model of the whole day (`fixed`: nodes done at given starts, as in _Model)."""
         return self._model(
             self.nodes,
             self.vehicles,
@@ -530,24 +535,15 @@ class _DayModel:
             self.extra,
             self.load,
             self.caps,
-            {},
+            fixed or {},
         )
 
     def held(self, routes: Mapping[int, _Route]) -> _Model:
         """The model of the whole day with every synchronised visit (a double-handed copy, a
         linked visit or one that others follow) that `routes` do held at its start there."""
         partners = partners_of(self.nodes)
-        fixed = {x: start for stops, _, _ in routes.values() for x, start in stops if partners[x]}
-        return self._model(
-            self.nodes,
-            self.vehicles,
-            self.travel,
-            self.service,
-            self.allowed_of,
-            self.extra,
-            self.load,
-            self.caps,
-            fixed,
+        return self.build(
+            {x: start for stops, _, _ in routes.values() for x, start in stops if partners[x]}
         )
 
     def valuer(self) -> _Model:
@@ -1140,7 +1136,11 @@ class _Model:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
                 raise SolveError(msg)
         self.first_objective = int(start.ObjectiveValue())
-        if self.synchronised and params.solution_limit is None:
+        if (
+            self.synchronised
+            and params.solution_limit is None
+            and len(self.nodes) > _LARGE_DAY_NODES
+        ):
             return self.read(start), origin  # the caller alternates (_alternate)
         if not params.lns or params.solution_limit is not None:
             left = max(stop - time.perf_counter(), params.time_limit * 0.1)

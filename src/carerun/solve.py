@@ -108,11 +108,11 @@ class SolveParams:
         the time limit, or 60 % of its time is spent: a tenth on a day of over 200 visits and
         double-handed copies), spend the rest re-solving parts
         of the plan: a few nearby carers' routes and the undone visits near them, each as a
-        small model, keeping what costs less (large neighbourhood search). On a day with
-        double-handed or linked visits the whole day is first searched in rounds that hold
-        those visits at their starts and rounds that move them, until neither gains; with
-        `lns` for at most 60 % of the time, then parts; without, the rest searches the whole
-        day. Not used with a
+        small model, keeping what costs less (large neighbourhood search). On a day of over
+        200 visits with double-handed or linked visits the whole day is first searched in
+        rounds that hold those visits at their starts and rounds that move them, until
+        neither gains; with `lns` for at most 60 % of the time, then parts; without, the rest
+        searches the whole day. Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
         default: it helps days of many short routes and hurts days of few long ones (Solomon
         VRPTW), and on the Rutland week it has not beaten the plain search on duplicate

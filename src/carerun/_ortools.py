@@ -425,7 +425,7 @@ def _solve_one_day(
     searched = deadline - params.time_limit * _REGROUP_SHARE if groups and timed else deadline
     best, first = model.search(first_routes, params, search_began, stop=searched)
     parts, regrouped, rounds = (0, 0), 0, 0
-    if model.synchronised and timed and len(nodes) > _LARGE_DAY_NODES:
+    if model.alternates(params):
         # With `lns`, parts get what is left after _WHOLE_SHARE at the latest.
         share = _WHOLE_SHARE if params.lns else 1.0
         best, rounds = _alternate(data, best, search_began + (searched - search_began) * share)
@@ -1136,11 +1136,7 @@ class _Model:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
                 raise SolveError(msg)
         self.first_objective = int(start.ObjectiveValue())
-        if (
-            self.synchronised
-            and params.solution_limit is None
-            and len(self.nodes) > _LARGE_DAY_NODES
-        ):
+        if self.alternates(params):
             return self.read(start), origin  # the caller alternates (_alternate)
         if not params.lns or params.solution_limit is not None:
             left = max(stop - time.perf_counter(), params.time_limit * 0.1)
@@ -1161,6 +1157,15 @@ class _Model:
         )
         self.stall.disarm()
         return self.read(found if found is not None else start), origin
+
+    def alternates(self, params: SolveParams) -> bool:
+        """Whether this day is searched in held and free rounds (:func:`_alternate`): a timed
+        search of a large day with synchronised visits."""
+        return (
+            self.synchronised
+            and params.solution_limit is None
+            and len(self.nodes) > _LARGE_DAY_NODES
+        )
 
     def watch_stall(self) -> None:
         """Let :attr:`stall` stop this model's searches (before the model is closed)."""

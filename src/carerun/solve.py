@@ -104,19 +104,18 @@ class SolveParams:
     metaheuristic
         OR-Tools local-search metaheuristic, one of :data:`METAHEURISTICS`.
     lns
-        Once the metaheuristic's search of the whole day stalls (no better plan for a tenth of
-        the time limit, or 60 % of its time is spent: a tenth on a day of over 200 visits and
-        double-handed copies), spend the rest re-solving parts
-        of the plan: a few nearby carers' routes and the undone visits near them, each as a
-        small model, keeping what costs less (large neighbourhood search). On a day of over
-        200 visits with double-handed or linked visits the whole day is first searched in
-        rounds that hold those visits at their starts and rounds that move them, until
-        neither gains; with `lns` for at most 60 % of the time, then parts; without, the rest
-        searches the whole day. Not used with a
-        `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
-        default: it helps days of many short routes and hurts days of few long ones (Solomon
-        VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
-        multi-provider events (benchmarks/README.md). ``portfolio=2`` runs both.
+        Once the metaheuristic's search of the whole day stalls (no better plan for a tenth of the
+        time limit, or 60 % of its time is spent: a tenth on a day of over 200 visits and
+        double-handed copies), spend the rest re-solving parts of the plan: a few nearby carers'
+        routes and the undone visits near them, each as a small model, keeping what costs less
+        (large neighbourhood search). On a day of over 200 visits and copies that has double-handed
+        or linked visits, the whole day is first searched in rounds that hold those visits at their
+        starts and rounds that move them, until neither gains; with `lns` for at most 60 % of the
+        time, then parts; without, the rest searches the whole day. Not used with a
+        `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by default:
+        it helps days of many short routes and hurts days of few long ones (Solomon VRPTW), and on
+        the Rutland week it has not beaten the plain search on duplicate multi-provider events
+        (benchmarks/README.md). ``portfolio=2`` runs both.
     share_depots
         Carers leaving from one place (the same base) share one depot node in the routing
         model instead of one each. OR-Tools then sees them as one class of vehicle and searches

@@ -602,6 +602,17 @@ def test_rounds_holding_paired_visits_at_their_starts_keep_pairs_and_links_valid
     _assert_pairs_and_links_hold(plan, visits)
 
 
+def test_wide_searches_add_the_wide_moves_and_keep_the_rest() -> None:
+    plain: Any = _ortools._search_parameters(FAST, "SAVINGS", 1.0)
+    wide: Any = _ortools._search_parameters(FAST, "SAVINGS", 1.0, wide=True)
+    for move in _ortools._WIDE_MOVES:
+        assert getattr(plain.local_search_operators, move) != getattr(
+            wide.local_search_operators, move
+        )
+    for field in ("first_solution_strategy", "local_search_metaheuristic", "time_limit"):
+        assert getattr(plain, field) == getattr(wide, field)
+
+
 def test_a_portfolio_of_two_searches_returns_the_cheaper_valid_plan() -> None:
     # Carers leaving from one office (one shared depot in the model) and a double-handed
     # visit; two searches run side by side, the plan checked as every other.

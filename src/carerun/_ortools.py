@@ -64,7 +64,8 @@ synchronised visit at its start, so its pairs need no constraint and the search 
 everything else (and which carers do the held visits) quickly; a free round, the whole model,
 then moves the held times. Each round lasts while it finds better plans, until a held and a
 free round in a row find none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as
-above); the time left searches the whole day.
+above); the time left searches the whole day. These searches add two moves OR-Tools leaves
+out by default (_WIDE_MOVES), which took the large Mankowska instances 2-4 % lower.
 
 On a day with co-located groups, the second half of the time limit goes to the groups that
 the search left to carers of several providers (:func:`_regroup`). A group's provider is
@@ -154,6 +155,12 @@ _PART_MIN_SECONDS = 0.2
 # limit (at least 1 s); a free round lasts at most _FREE_ROUND of it.
 _ROUND_STALL = 0.02
 _FREE_ROUND = 0.05
+# Moves OR-Tools leaves out by default, added to the searches of such days (the models of
+# _alternate and the free search after it): exchanging the ends of two routes and moving a
+# visit next to a near one. On Mankowska's 200- and 300-patient instances at 300 s they took
+# each of 200_1, 300_1, 300_2 and 300_3 1.7-3.9 % lower (one search each,
+# benchmarks/README.md); on Solomon's instances they gained nothing.
+_WIDE_MOVES = ("use_cross_exchange", "use_relocate_neighbors")
 # Parts in a row that gain nothing before the whole day is searched again for a round.
 _PART_FAILURES = 8
 # Share of the time limit kept for re-solving the co-located groups the search left to
@@ -431,7 +438,7 @@ def _solve_one_day(
         best, rounds = _alternate(data, best, search_began + (searched - search_began) * share)
         if not params.lns and searched - time.perf_counter() > _PART_MIN_SECONDS:
             # Alternating gains no more: one long free search, as on a day without pairs.
-            tail = data.build().solve_part(
+            tail = data.build(wide=True).solve_part(
                 _node_lists(best.routes, len(vehicles)),
                 dataclasses.replace(params, seed=params.seed + rounds + 1),
                 searched - time.perf_counter(),
@@ -524,8 +531,9 @@ class _DayModel:
     load: list[int] | None
     caps: list[int] | None
 
-    def build(self, fixed: Mapping[int, int] | None = None) -> _Model:
-        """The model of the whole day (`fixed`: nodes done at given starts, as in _Model)."""
+    def build(self, fixed: Mapping[int, int] | None = None, *, wide: bool = False) -> _Model:
+        """The model of the whole day (`fixed`: nodes done at given starts, `wide`: searched
+        with _WIDE_MOVES too, as in _Model)."""
         return self._model(
             self.nodes,
             self.vehicles,
@@ -536,6 +544,7 @@ class _DayModel:
             self.load,
             self.caps,
             fixed or {},
+            wide=wide,
         )
 
     def held(self, routes: Mapping[int, _Route]) -> _Model:
@@ -543,7 +552,8 @@ class _DayModel:
         linked visit or one that others follow) that `routes` do held at its start there."""
         partners = partners_of(self.nodes)
         return self.build(
-            {x: start for stops, _, _ in routes.values() for x, start in stops if partners[x]}
+            {x: start for stops, _, _ in routes.values() for x, start in stops if partners[x]},
+            wide=True,
         )
 
     def valuer(self) -> _Model:
@@ -591,8 +601,10 @@ class _DayModel:
         load: list[int] | None,
         caps: list[int] | None,
         fixed: Mapping[int, int],
+        *,
+        wide: bool = False,
     ) -> _Model:
-        model = _Model(nodes, vehicles, travel, service, self.params, self.late, fixed)
+        model = _Model(nodes, vehicles, travel, service, self.params, self.late, fixed, wide=wide)
         model.add_work_limits(self.limits)
         model.add_allowed(allowed_of)
         model.add_synchrony(self.params)
@@ -623,7 +635,7 @@ def _alternate(data: _DayModel, best: _Solution, deadline: float) -> tuple[_Solu
         if left < _PART_MIN_SECONDS:
             break
         rounds += 1
-        model = data.held(best.routes) if held else data.build()
+        model = data.held(best.routes) if held else data.build(wide=True)
         model.watch_stall()
         model.stall.arm(window)
         seconds = left if held else min(left, params.time_limit * _FREE_ROUND)
@@ -931,10 +943,14 @@ class _Model:
         params: SolveParams,
         late: int,
         fixed: Mapping[int, int] | None = None,
+        *,
+        wide: bool = False,
     ) -> None:
         """`fixed` maps nodes that must be done, at the given start (a part's visits tied to
-        visits outside it)."""
+        visits outside it). `wide`: searched with the moves of _WIDE_MOVES too (OR-Tools
+        builds its moves when the model closes, so this is the model's, not a search's)."""
         self.nodes, self.vehicles = nodes, vehicles
+        self.wide = wide
         fixed = fixed or {}
         self.fixed = fixed
         self.synchronised = any(v.double_handed or v.follows for v, _ in nodes)
@@ -1119,7 +1135,9 @@ class _Model:
         if not self.synchronised:
             share = params.time_limit * _FIRST_SHARE
             own = routing.SolveWithParameters(
-                _search_parameters(params, params.first_solution, share, first_only=True)
+                _search_parameters(
+                    params, params.first_solution, share, first_only=True, wide=self.wide
+                )
             )
             if own is not None and (greedy_cost is None or own.ObjectiveValue() < greedy_cost):
                 start, origin = own, params.first_solution
@@ -1130,7 +1148,7 @@ class _Model:
             # A bug in the greedy: starting from "nothing done" is always feasible.
             origin = "ALL_UNPERFORMED"
             start = routing.SolveWithParameters(
-                _search_parameters(params, origin, 0.0, first_only=True)
+                _search_parameters(params, origin, 0.0, first_only=True, wide=self.wide)
             )
             if start is None:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
@@ -1141,7 +1159,7 @@ class _Model:
         if not params.lns or params.solution_limit is not None:
             left = max(stop - time.perf_counter(), params.time_limit * 0.1)
             found = routing.SolveFromAssignmentWithParameters(
-                start, _search_parameters(params, params.first_solution, left)
+                start, _search_parameters(params, params.first_solution, left, wide=self.wide)
             )
             return self.read(found if found is not None else start), origin
         # One guided local search of the whole day until it stalls (no better plan for a
@@ -1152,7 +1170,10 @@ class _Model:
         found = routing.SolveFromAssignmentWithParameters(
             start,
             _search_parameters(
-                params, params.first_solution, max(whole - time.perf_counter(), 0.1)
+                params,
+                params.first_solution,
+                max(whole - time.perf_counter(), 0.1),
+                wide=self.wide,
             ),
         )
         self.stall.disarm()
@@ -1176,7 +1197,7 @@ class _Model:
         """Close the model (no more constraints), once."""
         if not self.closed:
             self.routing.CloseModelWithParameters(
-                _search_parameters(params, params.first_solution, 1.0)
+                _search_parameters(params, params.first_solution, 1.0, wide=self.wide)
             )
             self.closed = True
 
@@ -1192,7 +1213,7 @@ class _Model:
         if start is None:
             return None
         found = routing.SolveFromAssignmentWithParameters(
-            start, _search_parameters(params, params.first_solution, seconds)
+            start, _search_parameters(params, params.first_solution, seconds, wide=self.wide)
         )
         if found is None or found.ObjectiveValue() >= start.ObjectiveValue():
             return None
@@ -1214,7 +1235,10 @@ class _Model:
             return None
         # The first solution of a search from `given` is `given` itself, valued and timed.
         return routing.SolveFromAssignmentWithParameters(
-            given, _search_parameters(params, params.first_solution, 10.0, first_only=True)
+            given,
+            _search_parameters(
+                params, params.first_solution, 10.0, first_only=True, wide=self.wide
+            ),
         )
 
     def read(self, found: pywrapcp.Assignment) -> _Solution:
@@ -1770,8 +1794,9 @@ def _group_provider(
 
 
 def _search_parameters(
-    params: SolveParams, first: str, seconds: float, *, first_only: bool = False
+    params: SolveParams, first: str, seconds: float, *, first_only: bool = False, wide: bool = False
 ) -> object:
+    """OR-Tools' search parameters; `wide` adds the moves of _WIDE_MOVES to the defaults."""
     search = pywrapcp.DefaultRoutingSearchParameters()
     search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
     search.local_search_metaheuristic = getattr(
@@ -1784,4 +1809,7 @@ def _search_parameters(
     elif params.solution_limit is not None:
         search.solution_limit = params.solution_limit
     search.log_search = params.log
+    if wide:
+        for move in _WIDE_MOVES:
+            setattr(search.local_search_operators, move, pywrapcp.BOOL_TRUE)
     return search

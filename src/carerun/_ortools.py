@@ -65,7 +65,7 @@ everything else (and which carers do the held visits) quickly; a free round, the
 then moves the held times. Each round lasts while it finds better plans, until a held and a
 free round in a row find none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as
 above); the time left searches the whole day. These searches add two moves OR-Tools leaves
-out by default (_WIDE_MOVES), which took the large Mankowska instances 2-4 % lower.
+out by default (_WIDE_MOVES), which took the large Mankowska instances 1.7-3.9 % lower.
 
 On a day with co-located groups, the second half of the time limit goes to the groups that
 the search left to carers of several providers (:func:`_regroup`). A group's provider is
@@ -1136,9 +1136,7 @@ class _Model:
         if not self.synchronised:
             share = params.time_limit * _FIRST_SHARE
             own = routing.SolveWithParameters(
-                _search_parameters(
-                    params, params.first_solution, share, first_only=True, wide=self.wide
-                )
+                self._search(params, params.first_solution, share, first_only=True)
             )
             if own is not None and (greedy_cost is None or own.ObjectiveValue() < greedy_cost):
                 start, origin = own, params.first_solution
@@ -1148,9 +1146,7 @@ class _Model:
         if start is None:
             # A bug in the greedy: starting from "nothing done" is always feasible.
             origin = "ALL_UNPERFORMED"
-            start = routing.SolveWithParameters(
-                _search_parameters(params, origin, 0.0, first_only=True, wide=self.wide)
-            )
+            start = routing.SolveWithParameters(self._search(params, origin, 0.0, first_only=True))
             if start is None:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
                 raise SolveError(msg)
@@ -1160,7 +1156,7 @@ class _Model:
         if not params.lns or params.solution_limit is not None:
             left = max(stop - time.perf_counter(), params.time_limit * 0.1)
             found = routing.SolveFromAssignmentWithParameters(
-                start, _search_parameters(params, params.first_solution, left, wide=self.wide)
+                start, self._search(params, params.first_solution, left)
             )
             return self.read(found if found is not None else start), origin
         # One guided local search of the whole day until it stalls (no better plan for a
@@ -1170,12 +1166,7 @@ class _Model:
         self.stall.arm(max(1.0, params.time_limit * _WHOLE_ROUND))
         found = routing.SolveFromAssignmentWithParameters(
             start,
-            _search_parameters(
-                params,
-                params.first_solution,
-                max(whole - time.perf_counter(), 0.1),
-                wide=self.wide,
-            ),
+            self._search(params, params.first_solution, max(whole - time.perf_counter(), 0.1)),
         )
         self.stall.disarm()
         return self.read(found if found is not None else start), origin
@@ -1197,9 +1188,7 @@ class _Model:
     def close(self, params: SolveParams) -> None:
         """Close the model (no more constraints), once."""
         if not self.closed:
-            self.routing.CloseModelWithParameters(
-                _search_parameters(params, params.first_solution, 1.0, wide=self.wide)
-            )
+            self.routing.CloseModelWithParameters(self._search(params, params.first_solution, 1.0))
             self.closed = True
 
     def solve_part(
@@ -1214,7 +1203,7 @@ class _Model:
         if start is None:
             return None
         found = routing.SolveFromAssignmentWithParameters(
-            start, _search_parameters(params, params.first_solution, seconds, wide=self.wide)
+            start, self._search(params, params.first_solution, seconds)
         )
         if found is None or found.ObjectiveValue() >= start.ObjectiveValue():
             return None
@@ -1237,10 +1226,14 @@ class _Model:
         # The first solution of a search from `given` is `given` itself, valued and timed.
         return routing.SolveFromAssignmentWithParameters(
             given,
-            _search_parameters(
-                params, params.first_solution, 10.0, first_only=True, wide=self.wide
-            ),
+            self._search(params, params.first_solution, 10.0, first_only=True),
         )
+
+    def _search(
+        self, params: SolveParams, first: str, seconds: float, *, first_only: bool = False
+    ) -> object:
+        """OR-Tools' parameters for a search of this model, with its moves (see `wide`)."""
+        return _search_parameters(params, first, seconds, first_only=first_only, wide=self.wide)
 
     def read(self, found: pywrapcp.Assignment) -> _Solution:
         routing, manager, tdim = self.routing, self.manager, self.tdim

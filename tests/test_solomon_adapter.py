@@ -73,3 +73,16 @@ def test_bad_file_is_refused(tmp_path: Path) -> None:
     bad.write_text("X\nVEHICLE\n 25 200\nCUSTOMER\n 0 40 50 0 0\n")
     with pytest.raises(ValueError, match="7 customer columns"):
         read_instance(bad)
+
+
+def test_repeated_runs_report_the_median_and_never_favour_an_incomplete_one() -> None:
+    from solomon import _median_run
+
+    def run(cost: float, served: int = 100) -> dict[str, float]:
+        return {"cost": cost, "served": served}
+
+    assert _median_run([run(3.0), run(1.0), run(2.0)])["cost"] == 2.0
+    # A cheap run that leaves a customer unserved ranks last, not first.
+    assert _median_run([run(0.5, served=99), run(2.0), run(3.0)])["cost"] == 3.0
+    assert _median_run([run(4.0), run(1.0)])["cost"] == 1.0
+    assert _median_run([run(1.0)])["cost"] == 1.0

@@ -161,3 +161,15 @@ def test_sequential_services_go_to_two_caregivers() -> None:
     routes = hh.routes_from_plan(adapted, plan)
     assert hh.score_routes(inst, routes).feasible, hh.score_routes(inst, routes).problems
     assert [(p, s) for p, s, _ in routes["c2"]] == [("B", "s2")]
+
+
+def test_repeated_runs_report_the_median_feasible_first() -> None:
+    import hhcrsp
+
+    def run(objective: float, feasible: bool = True) -> dict[str, object]:
+        return {"objective": objective, "feasible": feasible}
+
+    assert hhcrsp.median_run([run(3.0), run(1.0), run(2.0)])["objective"] == 2.0
+    # An infeasible run ranks last however low its objective.
+    assert hhcrsp.median_run([run(0.5, False), run(2.0), run(3.0)])["objective"] == 3.0
+    assert hhcrsp.median_run([run(4.0), run(1.0)])["objective"] == 1.0

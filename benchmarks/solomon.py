@@ -260,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat > 1:
         # The mean over instances of each seed's runs: the spread a single run can show.
         summary["carerun_mean_gap_pct_by_seed"] = [
-            round(statistics.fmean(r["runs"][i]["gap_pct"] for r in rows if r["bks"]), 2)
+            round(
+                statistics.fmean(r["runs"][i]["gap_pct"] for r in rows if r["bks"] is not None),
+                2,
+            )
             for i in range(args.repeat)
         ]
     if not args.no_baselines:

@@ -112,6 +112,8 @@ def run_instance(
         "objective": score.objective,
         "best_published": best,
         "best_source": source,
+        # Every published objective, so a run can be set against each method, not only the best.
+        "published": dict(sorted(results[inst.name].items())),
         "gap_pct": 100 * (score.objective - best) / best,
         "feasible": score.feasible,
         "problems": list(score.problems),

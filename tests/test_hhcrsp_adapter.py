@@ -147,6 +147,17 @@ def test_solve_smoke_feasible(mankowska: hh.Instance) -> None:
     assert score.objective >= 218.199 - 0.01  # no better than the proven optimum
 
 
+def test_run_record_sets_the_plan_against_every_published_result(shared_data: Path) -> None:
+    import hhcrsp
+
+    results = hh.published_results(shared_data / "hhcrsp" / "results")
+    record = hhcrsp.run_instance(shared_data / MANKOWSKA_10_1, hhcrsp.solve_params(1.0, 0), results)
+    published = record["published"]
+    assert published == results["InstanzCPLEX_HCSRP_10_1"]
+    assert published[record["best_source"]] == record["best_published"] == min(published.values())
+    assert "kummer2021_brkga_mp_ipr_tableC3_A1.csv:brkga_mp_ipr_best" in published
+
+
 def test_sequential_services_go_to_two_caregivers() -> None:
     # c1 could do both of B's services, 5-8 units apart, in one trip; the published model
     # needs a second caregiver, so c2 (the only other one able) must do s2.

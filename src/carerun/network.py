@@ -142,7 +142,8 @@ _COMPILED_FILTERS = {
     mode: tuple((tag, re.compile(rx)) for tag, rx in rules) for mode, rules in WAY_FILTERS.items()
 }
 # Bump when the way graphs are built changes, so stale cache entries are never read.
-CACHE_FORMAT = 1
+# 2: merged edges' values sorted (_sort_merged_values).
+CACHE_FORMAT = 2
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".graphml")
 
 
@@ -733,6 +734,7 @@ def _finish(
         raise empty()
     if not graph.graph.get("simplified"):
         graph = ox.simplify_graph(graph)
+    _sort_merged_values(graph)
     graph = ox.truncate.largest_component(graph, strongly=True)
     if len(graph.edges) == 0:
         raise empty()
@@ -746,6 +748,17 @@ def _finish(
     graph = ox.add_edge_travel_times(graph)
     graph.graph["carerun_mode"] = mode.value
     return graph
+
+
+def _sort_merged_values(graph: nx.MultiDiGraph) -> None:
+    """Sort the lists of values that simplification leaves on merged edges (``highway``,
+    ``name`` …): OSMnx builds them from a set, whose order changes with each process's string
+    hashing, and readers take the first (OSMnx's speeds, the synthetic roster's streets), so
+    one extract would otherwise give different graphs on different runs and machines."""
+    for _, _, data in graph.edges(data=True):
+        for key, value in data.items():
+            if isinstance(value, list):
+                data[key] = sorted(value, key=str)
 
 
 def _add_reverse_edges(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:

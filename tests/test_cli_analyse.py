@@ -54,7 +54,11 @@ def test_three_visit_study_by_hand(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value", "named"),
-    [("--portfolio", "0", "portfolio"), ("--days", "Mon,Funday", "Funday")],
+    [
+        ("--portfolio", "0", "portfolio"),
+        ("--days", "Mon,Funday", "Funday"),
+        ("--solution-limit", "0", "solution_limit"),
+    ],
 )
 def test_bad_plan_option_is_a_plain_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, named: str
@@ -197,6 +201,20 @@ def test_plan_writes_a_checked_plan_folder(
     assert all(not r["client_id"].startswith("=") for r in rows)
     double = [r for r in rows if r["visit_id"] == "v3"]
     assert len(double) in (0, 2) and len({r["start"] for r in double}) <= 1
+
+
+def test_plan_with_a_solution_limit_repeats_exactly(
+    leeds_pbf: Path, leeds_roster: Path, isolated_cache: Path, tmp_path: Path
+) -> None:
+    def run(out: Path) -> bytes:
+        args = ["plan", str(leeds_roster), "--osm", str(leeds_pbf), "--out", str(out)]
+        args += ["--seed", "5", "--solution-limit", "30", "--portfolio", "2"]
+        assert main(args) == 0
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        assert summary["extra"]["params"]["solution_limit"] == 30
+        return (out / "assignments.csv").read_bytes()
+
+    assert run(tmp_path / "a") == run(tmp_path / "b")
 
 
 def test_missing_roster_is_a_plain_error(

@@ -373,7 +373,18 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--days", help="days to plan, e.g. Mon,Tue (default: every day with visits)")
     p.add_argument("--time-limit", type=float, help="seconds of search per day")
     p.add_argument("--params", type=Path, metavar="FILE.toml", help="solver parameters")
-    p.add_argument("--seed", type=int, help="solver seed (same seed, same plan)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="solver seed; with --solution-limit the same seed gives the same plan",
+    )
+    p.add_argument(
+        "--solution-limit",
+        type=int,
+        metavar="N",
+        help="end each day's search after N better plans found, so that a run repeats exactly"
+        " on any machine (a time limit alone ends where the machine's speed and load allow)",
+    )
     p.add_argument(
         "--portfolio",
         type=int,
@@ -412,7 +423,12 @@ def _run_plan(args: argparse.Namespace) -> int:
 
     days = _parse_days(args.days) if args.days else None
     params = SolveParams.from_toml(args.params) if args.params else SolveParams()
-    changes = {"time_limit": args.time_limit, "seed": args.seed, "portfolio": args.portfolio}
+    changes = {
+        "time_limit": args.time_limit,
+        "seed": args.seed,
+        "portfolio": args.portfolio,
+        "solution_limit": args.solution_limit,
+    }
     params = dataclasses.replace(params, **{k: v for k, v in changes.items() if v is not None})
     roster, network, matrix = _roster_network_matrix(args)
     asis = asis_plan(roster, matrix, days=days)

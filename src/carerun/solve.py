@@ -54,7 +54,9 @@ class SolveParams:
     time_limit
         Seconds of search per day sub-problem.
     seed
-        Seed of the solver's random choices (large-neighbourhood moves).
+        Seed of the solver's random choices (large-neighbourhood moves). The same seed gives
+        the same plan when each day's search ends at `solution_limit`; a search that ends at
+        the time limit ends where the machine's speed and load allow, so two runs may differ.
     solution_limit
         Stop a day after this many improving solutions. With it (and a time limit that is not
         reached) runs are reproducible whatever the machine's speed; ``None`` = no limit.

@@ -208,10 +208,10 @@ def test_plan_with_a_solution_limit_repeats_exactly(
 ) -> None:
     def run(out: Path) -> bytes:
         args = ["plan", str(leeds_roster), "--osm", str(leeds_pbf), "--out", str(out)]
-        args += ["--seed", "5", "--solution-limit", "30", "--portfolio", "2"]
+        args += ["--days", "Mon", "--seed", "5", "--solution-limit", "3", "--portfolio", "2"]
         assert main(args) == 0
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        assert summary["extra"]["params"]["solution_limit"] == 30
+        assert summary["extra"]["params"]["solution_limit"] == 3
         return (out / "assignments.csv").read_bytes()
 
     assert run(tmp_path / "a") == run(tmp_path / "b")

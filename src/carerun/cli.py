@@ -383,7 +383,8 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         metavar="N",
         help="end each day's search after N better plans found, so that a run repeats exactly"
-        " on any machine (a time limit alone ends where the machine's speed and load allow)",
+        " on any machine when this comes before the time limit (a time limit alone ends where"
+        " the machine's speed and load allow)",
     )
     p.add_argument(
         "--portfolio",

@@ -34,10 +34,11 @@ Shape of the model
 Search
 ------
 OR-Tools' insertion heuristics place one node at a time, which the double-handed and linked
-constraints reject, so on a real week they return nothing. The first solution is built here
-instead (:class:`_Greedy`: each visit at its cheapest feasible place, hardest visits first or
-all in time order, whichever costs less; both copies of a double-handed visit together on two
-carers at one start; followers inside their gap), handed to OR-Tools with
+constraints reject, so on a real week they return nothing. The first solution is built by
+carerun instead (:class:`carerun._greedy.Greedy`: each visit at its cheapest feasible place,
+hardest visits first or all in time order, whichever costs less; both copies of a
+double-handed visit together on two carers at one start; followers inside their gap), handed
+to OR-Tools with
 ``ReadAssignmentFromRoutes``. Without synchronised visits OR-Tools' own first solution
 (``first_solution``) is also built, on a short budget, and the better one is kept.
 
@@ -104,17 +105,29 @@ from multiprocessing.connection import Connection
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from carerun._day import (
+    Vehicle,
+    allowed_vehicles,
+    capable_providers,
+    charge_groups,
+    colocated_groups,
+    group_provider,
+    known_carers,
+    precheck,
+    settled_providers,
+    unary_costs,
+    work_limits,
+)
 from carerun._errors import InputError, SolveError
+from carerun._greedy import ORDERS, Greedy
 from carerun._parts import Part, choose_part, part_around, partners_of
-from carerun.matrix import TravelMatrix, haversine_metres
+from carerun.matrix import TravelMatrix
 from carerun.model import (
     LATEST_TIME,
     Assignment,
-    Carer,
     Mode,
     Plan,
     Roster,
-    Shift,
     Unassigned,
     UnassignedReason,
     Visit,
@@ -176,10 +189,6 @@ _REGROUP_PART_NODES = 20
 # cheaper at the given weight, on Mankowska's C1 far dearer; on days of over _LARGE_DAY_NODES
 # nodes and on Solomon's (no lateness) the other `lns` is what pays (benchmarks/README).
 _PORTFOLIO_LATENESS = 2
-# Orders in which the greedy first solution takes the visits (see _Greedy.run).
-_ORDERS = ("hardest", "time")
-# Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
-_PAIR_OPTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -199,19 +208,6 @@ class _Given:
     seconds_left: Mapping[str, int] | None
     demand: Mapping[str, int] | None
     capacity: Mapping[str, int] | None
-
-
-@dataclass(frozen=True)
-class _Vehicle:
-    carer: Carer
-    shift: Shift
-    base: int  # row of the carer's base in the matrix
-
-
-def gender_ok(visit: Visit, carer: Carer) -> bool:
-    """Whether `carer` meets the visit's gender preference (no preference: anyone)."""
-    pref = visit.gender_preference.strip().lower()
-    return not pref or carer.gender.strip().lower() == pref
 
 
 def solve_day(
@@ -359,17 +355,17 @@ def _solve_one_day(
     preferred, familiar, seconds_left = given.preferred, given.familiar, given.seconds_left
     demand, capacity = given.demand, given.capacity
     started = time.perf_counter()
-    known = _known_carers(preferred or {}, familiar or {})
+    known = known_carers(preferred or {}, familiar or {})
     visits = roster.visits_on(day)
     for carer in roster.carers:
         if carer.shifts_on(day) and carer.mode not in matrix.seconds:
             msg = f"carer {carer.carer_id} travels by {carer.mode.value}, which the matrix lacks"
             raise InputError(msg)
     vehicles = [
-        _Vehicle(c, s, matrix.index(c.base)) for c in roster.carers for s in c.shifts_on(day)
+        Vehicle(c, s, matrix.index(c.base)) for c in roster.carers for s in c.shifts_on(day)
     ]
     late = params.lateness_limit_min * 60
-    allowed, reasons = _precheck(visits, vehicles, matrix, late, params)
+    allowed, reasons = precheck(visits, vehicles, matrix, late, params)
 
     todo = [v for v in visits if v.visit_id not in reasons]
     nodes: list[tuple[Visit, int]] = [(v, k) for v in todo for k in range(v.carers_required)]
@@ -384,20 +380,20 @@ def _solve_one_day(
     modes = sorted({veh.carer.mode for veh in vehicles})
     travel = {m: matrix.seconds[m][np.ix_(rows, rows)].astype(np.int64) for m in modes}
     metres = {m: matrix.metres[m][np.ix_(rows, rows)] for m in modes}
-    allowed_of = [_allowed(v, k, allowed[v.visit_id], vehicles) for v, k in nodes]
+    allowed_of = [allowed_vehicles(v, k, allowed[v.visit_id], vehicles) for v, k in nodes]
     groups = (
-        _colocated_groups(nodes, params, late)
+        colocated_groups(nodes, params, late)
         if params.duplicate and not params.respect_providers
         else []
     )
-    capable = [_capable_providers(nodes, g, vehicles, allowed_of) for g in groups]
+    capable = [capable_providers(nodes, g, vehicles, allowed_of) for g in groups]
     targets = [
-        _group_provider(roster, [nodes[i][0] for i in g], g, vehicles, allowed_of, able)
+        group_provider(roster, [nodes[i][0] for i in g], g, vehicles, allowed_of, able)
         for g, able in zip(groups, capable, strict=True)
     ]
-    plain = _unary_costs(nodes, vehicles, known, params)
-    extra = _charge_groups(plain, vehicles, groups, targets, params.duplicate)
-    limits = _work_limits(vehicles, seconds_left or {})
+    plain = unary_costs(nodes, vehicles, known, params)
+    extra = charge_groups(plain, vehicles, groups, targets, params.duplicate)
+    limits = work_limits(vehicles, seconds_left or {})
     load = [demand.get(v.visit_id, 0) for v, _ in nodes] if demand is not None else None
     caps = (
         [capacity.get(veh.carer.carer_id, 0) for veh in vehicles] if capacity is not None else None
@@ -407,10 +403,8 @@ def _solve_one_day(
     # Co-located visits go early, while carers of their group's provider are still free.
     grouped = {nodes[i][0].visit_id for g in groups for i in g}
 
-    def greedy(order: str) -> _Greedy:
-        built = _Greedy(
-            nodes, vehicles, travel, allowed_of, extra, limits, params, late, load, caps
-        )
+    def greedy(order: str) -> Greedy:
+        built = Greedy(nodes, vehicles, travel, allowed_of, extra, limits, params, late, load, caps)
         built.run(order=order, early=grouped)
         return built
 
@@ -418,11 +412,11 @@ def _solve_one_day(
         # A group's provider as it stands may lack the carers to do it all; give each group to
         # the provider that took most of it in a first greedy solution.
         runs = greedy("hardest").runs
-        targets = _settled_providers(runs, vehicles, groups, targets, capable)
-        extra = _charge_groups(plain, vehicles, groups, targets, params.duplicate)
+        targets = settled_providers(runs, vehicles, groups, targets, capable)
+        extra = charge_groups(plain, vehicles, groups, targets, params.duplicate)
     # Neither order wins everywhere (hardest first suits few carers, time order suits many);
     # both are cheap, so build both and keep the cheaper.
-    first_routes = min((greedy(order) for order in _ORDERS), key=lambda g: g.cost()).runs
+    first_routes = min((greedy(order) for order in ORDERS), key=lambda g: g.cost()).runs
 
     data = _DayModel(
         nodes, vehicles, travel, service, params, late, limits, allowed_of, extra, load, caps
@@ -521,7 +515,7 @@ class _DayModel:
     vehicles and nodes) can be built as a model of its own."""
 
     nodes: list[tuple[Visit, int]]
-    vehicles: list[_Vehicle]
+    vehicles: list[Vehicle]
     travel: Mapping[Mode, np.ndarray]
     service: np.ndarray
     params: SolveParams
@@ -584,7 +578,7 @@ class _DayModel:
             {m: t[np.ix_(rows, rows)] for m, t in self.travel.items()},
             self.service[rows],
             allowed,
-            # Costs count above each node's cheapest vehicle of the part (see _unary_costs).
+            # Costs count above each node's cheapest vehicle of the part (see _day.unary_costs).
             extra - extra.min(axis=0),
             None if self.load is None else [self.load[x] for x in keep],
             None if self.caps is None else [self.caps[k] for k in fleet],
@@ -594,7 +588,7 @@ class _DayModel:
     def _model(
         self,
         nodes: list[tuple[Visit, int]],
-        vehicles: list[_Vehicle],
+        vehicles: list[Vehicle],
         travel: Mapping[Mode, np.ndarray],
         service: np.ndarray,
         allowed_of: list[list[int]],
@@ -805,7 +799,7 @@ def _regroup(
                 costs = (
                     extra
                     if target == chosen[g]
-                    else _charge_groups(plain, data.vehicles, groups, tried, data.params.duplicate)
+                    else charge_groups(plain, data.vehicles, groups, tried, data.params.duplicate)
                 )
                 found = (
                     dataclasses.replace(data, extra=costs)
@@ -938,7 +932,7 @@ class _Model:
     def __init__(
         self,
         nodes: list[tuple[Visit, int]],
-        vehicles: list[_Vehicle],
+        vehicles: list[Vehicle],
         travel: Mapping[Mode, np.ndarray],
         service: np.ndarray,
         params: SolveParams,
@@ -1252,273 +1246,6 @@ class _Model:
         return _Solution(int(found.ObjectiveValue()), routes)
 
 
-class _Greedy:
-    """A first solution that honours every hard rule, built by cheapest insertion.
-
-    Visits go in order of difficulty (pinned, double-handed, linked, the rest) or, with
-    ``order="time"``, pinned first and the rest together; then by priority and window. Each
-    goes where it adds least cost (travel, unary costs, lateness); a follower waits for the
-    visit it follows.
-    A run keeps, per stop, its earliest and latest feasible start, so trying a place costs
-    O(1) and only a chosen insertion re-times the run. Synchronised stops (double-handed copies,
-    linked visits) are fixed at the start chosen for them, so later insertions cannot move
-    them apart.
-    """
-
-    def __init__(
-        self,
-        nodes: list[tuple[Visit, int]],
-        vehicles: list[_Vehicle],
-        travel: Mapping[Mode, np.ndarray],
-        allowed_of: list[list[int]],
-        extra: np.ndarray,
-        limits: Mapping[str, int],
-        params: SolveParams,
-        late: int,
-        load: list[int] | None,
-        caps: list[int] | None,
-    ) -> None:
-        self.nodes, self.vehicles, self.allowed_of = nodes, vehicles, allowed_of
-        self.params, self.limits = params, limits
-        self.load, self.caps = load, caps
-        lists = {m: t.tolist() for m, t in travel.items()}
-        self.tr: list[list[list[int]]] = [lists[veh.carer.mode] for veh in vehicles]
-        self.extra: list[list[int]] = extra.tolist()
-        n = len(nodes)
-        self.base = [n + k for k in range(len(vehicles))]
-        self.dur = [v.duration for v, _ in nodes] + [0] * len(vehicles)
-        self.due = [v.window.end for v, _ in nodes]
-        self.lo: list[int] = []
-        self.hi: list[int] = []
-        for v, _ in nodes:
-            if v.fixed_start is not None:
-                self.lo.append(v.fixed_start)
-                self.hi.append(v.fixed_start)
-            else:
-                self.lo.append(v.window.start)
-                self.hi.append(v.window.end + late)
-        self.runs: list[list[int]] = [[] for _ in vehicles]
-        self.early: list[list[int]] = [[] for _ in vehicles]
-        self.latest: list[list[int]] = [[] for _ in vehicles]
-        self.span = [0] * len(vehicles)
-        self.worked: dict[str, int] = {}
-        self.loaded = [0] * len(vehicles)
-        self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
-        self.carers_of: dict[str, set[str]] = {}  # visit id -> carers doing it, once placed
-
-    def run(self, *, order: str = "hardest", early: Collection[str] = ()) -> list[list[int]]:
-        """Place every visit it can; `order` ``"hardest"`` takes pinned visits first, then
-        double-handed ones and those in `early`, then linked ones; ``"time"`` only pinned
-        ones first; then by priority and window."""
-        copies: dict[str, list[int]] = {}
-        for node, (v, _) in enumerate(self.nodes):
-            copies.setdefault(v.visit_id, []).append(node)
-        visits = {v.visit_id: v for v, _ in self.nodes}
-        leaders = {v.follows for v in visits.values() if v.follows in visits}
-
-        def rank(v: Visit) -> tuple[int, int, int, int, str]:
-            linked = bool(v.follows) or v.visit_id in leaders
-            kind = (
-                0
-                if v.pinned
-                else 1
-                if v.double_handed or v.visit_id in early
-                else 2
-                if linked
-                else 3
-            )
-            if order == "time":
-                kind = min(kind, 1)
-            return (kind, -v.priority, v.window.start, v.window.end, v.visit_id)
-
-        waiting: dict[str, list[Visit]] = {}
-        done: set[str] = set()
-        queue = sorted(visits.values(), key=rank)
-        while queue:
-            v = queue.pop(0)
-            linked = v.follows in visits
-            if linked and v.follows not in done:
-                waiting.setdefault(v.follows, []).append(v)
-                continue
-            done.add(v.visit_id)
-            self._place(v, copies[v.visit_id], linked=linked, fixed=linked or v.visit_id in leaders)
-            # Followers waiting on this visit go next, while its start is fresh.
-            queue[:0] = sorted(waiting.pop(v.visit_id, []), key=rank)
-        return self.runs
-
-    def cost(self) -> int:
-        """The objective of the runs built, as OR-Tools counts it (lateness aside)."""
-        placed = {x for run in self.runs for x in run}
-        total = sum(
-            self.params.unassigned * max(1, v.priority)
-            for x, (v, _) in enumerate(self.nodes)
-            if x not in placed
-        )
-        for k, run in enumerate(self.runs):
-            tr, stops = self.tr[k], [self.base[k], *run, self.base[k]]
-            total += self.params.travel * sum(tr[a][b] for a, b in itertools.pairwise(stops))
-            total += sum(self.extra[k][x] for x in run)
-        return total
-
-    def _place(self, v: Visit, nodes: list[int], *, linked: bool, fixed: bool) -> None:
-        banned: Collection[str] = ()
-        if linked and v.link_other_carer:
-            banned = self.carers_of.get(v.follows, set())
-        if linked:
-            if v.follows not in self.start_of:
-                return  # its predecessor is undone, so it is too
-            t = self.start_of[v.follows]
-            for x in nodes:
-                self.lo[x] = max(self.lo[x], t + v.gap_min)
-                self.hi[x] = min(self.hi[x], t + v.gap_max)
-                if self.lo[x] > self.hi[x]:
-                    return
-        if len(nodes) == 1:
-            self._place_one(v, nodes[0], fixed=fixed, banned=banned)
-        else:
-            self._place_pair(v, nodes[0], nodes[1], banned=banned)
-
-    def _options(self, k: int, x: int) -> list[tuple[int, int, int, int]]:
-        """Feasible places of node `x` in run `k`: (cost, earliest, latest start, position)."""
-        if (
-            self.load is not None
-            and self.caps is not None
-            and self.loaded[k] + self.load[x] > self.caps[k]
-        ):
-            return []
-        tr, base, shift = self.tr[k], self.base[k], self.vehicles[k].shift
-        run, early, latest, dur = self.runs[k], self.early[k], self.latest[k], self.dur
-        lo, hi = self.lo[x], self.hi[x]
-        weight, lateness, unary = self.params.travel, self.params.lateness, self.extra[k][x]
-        out = []
-        for p in range(len(run) + 1):
-            if p:
-                a = run[p - 1]
-                if early[p - 1] > hi:
-                    break  # every later place starts later still
-                arrive = early[p - 1] + dur[a] + tr[a][x]
-            else:
-                a = base
-                arrive = shift.start + tr[base][x]
-            if p < len(run):
-                b = run[p]
-                leave_by = latest[p] - tr[x][b] - dur[x]
-            else:
-                b = base
-                leave_by = shift.end - tr[x][base] - dur[x]
-            first, last = max(lo, arrive), min(hi, leave_by)
-            if first > last:
-                continue
-            cost = (tr[a][x] + tr[x][b] - tr[a][b]) * weight + unary
-            cost += lateness * max(0, first - self.due[x])
-            out.append((cost, first, last, p))
-        return out
-
-    def _retime(self, k: int, run: list[int]) -> tuple[list[int], list[int], int] | None:
-        """Earliest and latest starts of `run` on vehicle `k` and its least span, or None."""
-        tr, base, shift, dur = self.tr[k], self.base[k], self.vehicles[k].shift, self.dur
-        early: list[int] = []
-        t, prev = shift.start, base
-        for x in run:
-            s = max(self.lo[x], t + tr[prev][x])
-            if s > self.hi[x]:
-                return None
-            early.append(s)
-            t, prev = s + dur[x], x
-        if t + tr[prev][base] > shift.end:
-            return None
-        if not run:
-            return [], [], 0
-        latest = [0] * len(run)
-        due, nxt = shift.end, base
-        for i in range(len(run) - 1, -1, -1):
-            x = run[i]
-            due = min(self.hi[x], due - tr[x][nxt] - dur[x])
-            latest[i], nxt = due, x
-        # Leaving as late as possible gives the least span (waiting only shrinks).
-        depart = latest[0] - tr[base][run[0]]
-        t, prev = depart, base
-        for x in run:
-            t = max(self.lo[x], t + tr[prev][x]) + dur[x]
-            prev = x
-        return early, latest, t + tr[prev][base] - depart
-
-    def _try(
-        self, k: int, x: int, p: int, at: int | None
-    ) -> tuple[list[int], list[int], list[int], int] | None:
-        saved = self.lo[x], self.hi[x]
-        if at is not None:
-            self.lo[x] = self.hi[x] = at
-        run = [*self.runs[k][:p], x, *self.runs[k][p:]]
-        timed = self._retime(k, run)
-        self.lo[x], self.hi[x] = saved
-        if timed is None:
-            return None
-        cid = self.vehicles[k].carer.carer_id
-        limit = self.limits.get(cid)
-        if limit is not None and self.worked.get(cid, 0) - self.span[k] + timed[2] > limit:
-            return None
-        return run, timed[0], timed[1], timed[2]
-
-    def _apply(
-        self, k: int, x: int, at: int | None, state: tuple[list[int], list[int], list[int], int]
-    ) -> None:
-        if at is not None:
-            self.lo[x] = self.hi[x] = at
-        cid = self.vehicles[k].carer.carer_id
-        self.worked[cid] = self.worked.get(cid, 0) - self.span[k] + state[3]
-        self.runs[k], self.early[k], self.latest[k], self.span[k] = state
-        if self.load is not None:
-            self.loaded[k] += self.load[x]
-        self.carers_of.setdefault(self.nodes[x][0].visit_id, set()).add(cid)
-
-    def _place_one(self, v: Visit, x: int, *, fixed: bool, banned: Collection[str] = ()) -> None:
-        options = sorted(
-            (cost, first, k, p)
-            for k in self._open(x, banned)
-            for cost, first, _, p in self._options(k, x)
-        )
-        for _, first, k, p in options:
-            at = first if fixed else None
-            state = self._try(k, x, p, at)
-            if state is not None:
-                self._apply(k, x, at, state)
-                if fixed:
-                    self.start_of[v.visit_id] = first
-                return
-
-    def _open(self, x: int, banned: Collection[str]) -> list[int]:
-        """Vehicles allowed for node `x` whose carer is not `banned`."""
-        return [k for k in self.allowed_of[x] if self.vehicles[k].carer.carer_id not in banned]
-
-    def _place_pair(self, v: Visit, x: int, y: int, *, banned: Collection[str] = ()) -> None:
-        """Both copies on two different carers at one start, at least total cost."""
-        mine = {
-            (node, k): sorted(self._options(k, node))[:_PAIR_OPTIONS]
-            for node in (x, y)
-            for k in self._open(node, banned)
-        }
-        combos = []
-        for kx in self._open(x, banned):
-            for ky in self._open(y, banned):
-                if self.vehicles[kx].carer.carer_id == self.vehicles[ky].carer.carer_id:
-                    continue
-                for cx, fx, lx, px in mine[x, kx]:
-                    for cy, fy, ly, py in mine[y, ky]:
-                        first = max(fx, fy)
-                        if first <= min(lx, ly):
-                            combos.append((cx + cy, first, kx, px, ky, py))
-        combos.sort()
-        for _, first, kx, px, ky, py in combos:
-            sx = self._try(kx, x, px, first)
-            sy = self._try(ky, y, py, first) if sx is not None else None
-            if sx is not None and sy is not None:
-                self._apply(kx, x, first, sx)
-                self._apply(ky, y, first, sy)
-                self.start_of[v.visit_id] = first
-                return
-
-
 def status_name(code: float) -> str:
     """Plain words for the numeric ``status`` of a plan's stats."""
     return _STATUS.get(int(code), "unknown")
@@ -1535,255 +1262,6 @@ def _empty_plan(
         ),
         label=f"day {day}",
         stats={"objective": 0.0, "seconds": time.perf_counter() - started, "status": 0.0},
-    )
-
-
-def _fits(veh: _Vehicle, visit: Visit, matrix: TravelMatrix, late: int) -> bool:
-    """Whether the visit fits in the shift at all, counting travel from and back to base."""
-    mode, at = veh.carer.mode, matrix.index(visit.location)
-    there = int(matrix.seconds[mode][veh.base, at])
-    back = int(matrix.seconds[mode][at, veh.base])
-    if visit.fixed_start is not None:
-        earliest = latest = visit.fixed_start
-    else:
-        earliest, latest = visit.window.start, visit.window.end + late
-    begin = max(earliest, veh.shift.start + there)
-    return begin <= latest and begin + visit.duration + back <= veh.shift.end
-
-
-def _precheck(
-    visits: tuple[Visit, ...],
-    vehicles: list[_Vehicle],
-    matrix: TravelMatrix,
-    late: int,
-    params: SolveParams,
-) -> tuple[dict[str, list[int]], dict[str, UnassignedReason]]:
-    """Vehicles allowed for each visit, and a reason for each visit nobody can do.
-
-    With ``respect_providers`` only carers of the visit's own provider count, so a visit whose
-    provider has nobody on shift is ``NO_SHIFT``.
-    """
-    allowed: dict[str, list[int]] = {}
-    reasons: dict[str, UnassignedReason] = {}
-    for v in visits:
-        mine = [
-            k
-            for k, veh in enumerate(vehicles)
-            if not (params.respect_providers and v.provider) or veh.carer.provider == v.provider
-        ]
-        skilled = [k for k in mine if v.skills <= vehicles[k].carer.skills]
-        willing = [
-            k
-            for k in skilled
-            if vehicles[k].carer.carer_id not in v.excluded_carers
-            and (params.gender_rule == "soft" or gender_ok(v, vehicles[k].carer))
-        ]
-        fitting = [k for k in willing if _fits(vehicles[k], v, matrix, late)]
-        fitting_people = {vehicles[k].carer.carer_id for k in fitting}
-        need = v.carers_required
-        if len({vehicles[k].carer.carer_id for k in mine}) < need:
-            reasons[v.visit_id] = UnassignedReason.NO_SHIFT
-        elif len({vehicles[k].carer.carer_id for k in skilled}) < need:
-            reasons[v.visit_id] = UnassignedReason.NO_SKILL
-        elif len({vehicles[k].carer.carer_id for k in willing}) < need:
-            reasons[v.visit_id] = UnassignedReason.EXCLUDED
-        elif len(fitting_people) < need or (v.pinned and not set(v.carer_ids) <= fitting_people):
-            reasons[v.visit_id] = UnassignedReason.NO_SHIFT
-        allowed[v.visit_id] = fitting
-    # A follower whose predecessor (same day) cannot be done cannot be done either.
-    same_day = {v.visit_id for v in visits}
-    changed = True
-    while changed:
-        changed = False
-        for v in visits:
-            if v.follows in same_day and v.follows in reasons and v.visit_id not in reasons:
-                reasons[v.visit_id] = UnassignedReason.LINK
-                changed = True
-    return allowed, reasons
-
-
-def _allowed(visit: Visit, copy: int, fitting: list[int], vehicles: list[_Vehicle]) -> list[int]:
-    """Vehicles one copy of a visit may use: a pinned copy keeps its named carer."""
-    if not visit.pinned or copy >= len(visit.carer_ids):
-        return fitting
-    cid = visit.carer_ids[copy]
-    return [k for k in fitting if vehicles[k].carer.carer_id == cid]
-
-
-def _work_limits(vehicles: list[_Vehicle], seconds_left: Mapping[str, int]) -> dict[str, int]:
-    """Per carer on shift, the working seconds allowed today (day and week), if limited."""
-    out: dict[str, int] = {}
-    for veh in vehicles:
-        carer = veh.carer
-        limits = [seconds_left[carer.carer_id]] if carer.carer_id in seconds_left else []
-        if carer.max_minutes_day is not None:
-            limits.append(carer.max_minutes_day * 60)
-        if limits:
-            out[carer.carer_id] = min(limits)
-    return out
-
-
-def _unary_costs(
-    nodes: list[tuple[Visit, int]],
-    vehicles: list[_Vehicle],
-    known: Mapping[str, dict[str, float]],
-    params: SolveParams,
-) -> np.ndarray:
-    """Cost of each vehicle doing each node: continuity and soft gender, each node's over its
-    cheapest vehicle (see :func:`_charge_groups`, which adds the co-located groups)."""
-    out = np.zeros((len(vehicles), len(nodes)), dtype=np.int64)
-    for k, veh in enumerate(vehicles):
-        for node, (v, _) in enumerate(nodes):
-            share = known.get(v.client_id)
-            if share:
-                out[k, node] += round(params.continuity * share.get(veh.carer.carer_id, 1.0))
-            if params.gender_rule == "soft" and not gender_ok(v, veh.carer):
-                out[k, node] += params.gender
-    return out - out.min(axis=0)
-
-
-def _charge_groups(
-    plain: np.ndarray,
-    vehicles: list[_Vehicle],
-    groups: Sequence[list[int]],
-    targets: Sequence[str],
-    duplicate: int,
-) -> np.ndarray:
-    """`plain` (:func:`_unary_costs`) plus, for each co-located group, `duplicate` for a
-    carer of another provider than the group's target. Each node's cost is charged over its
-    cheapest vehicle (an unavoidable cost is no cost)."""
-    out = plain.copy()
-    provider_of = np.array([veh.carer.provider for veh in vehicles])
-    for group, target in zip(groups, targets, strict=True):
-        out[np.ix_(provider_of != target, group)] += duplicate
-    # OR-Tools also needs a zero-cost vehicle for every node: without one the dimension fails
-    # even with the node undone.
-    return out - out.min(axis=0)
-
-
-def _known_carers(
-    preferred: Mapping[str, frozenset[str]], familiar: Mapping[str, frozenset[str]]
-) -> dict[str, dict[str, float]]:
-    """Per client, the share of the continuity cost each carer they know costs."""
-    out: dict[str, dict[str, float]] = {}
-    for client, carers in familiar.items():
-        out.setdefault(client, {}).update(dict.fromkeys(carers, 0.5))
-    for client, carers in preferred.items():
-        out.setdefault(client, {}).update(dict.fromkeys(carers, 0.0))
-    return out
-
-
-def _settled_providers(
-    routes: list[list[int]],
-    vehicles: list[_Vehicle],
-    groups: Sequence[list[int]],
-    targets: Sequence[str],
-    capable: Sequence[set[str]],
-) -> list[str]:
-    """Per group, the provider able to staff it that does most of it in `routes` (ties: the
-    old target, then the name); the old target when no able provider does any of it."""
-    provider_of = {
-        node: vehicles[k].carer.provider for k, route in enumerate(routes) for node in route
-    }
-    out = []
-    for group, target, able in zip(groups, targets, capable, strict=True):
-        count: dict[str, int] = {}
-        for node in group:
-            p = provider_of.get(node)
-            if p is not None and (p in able or not able):
-                count[p] = count.get(p, 0) + 1
-        best = max(count.values(), default=0)
-        if not count or count.get(target, 0) == best:
-            out.append(target)
-        else:
-            out.append(min(p for p, n in count.items() if n == best))
-    return out
-
-
-def _colocated_groups(
-    nodes: list[tuple[Visit, int]], params: SolveParams, late: int
-) -> list[list[int]]:
-    """Groups of nodes (two or more visits) at one place whose times may overlap or nearly do.
-
-    The same rule as :func:`carerun.duplicates.find_duplicates`, applied to the times each
-    visit *could* have (its window, plus the lateness limit), so whatever the plan does, a
-    duplicate event can only arise inside a group.
-    """
-    n = len(nodes)
-    if n < 2:
-        return []
-    pts = np.array([v.location.point for v, _ in nodes], dtype=np.float64)
-    clients = np.array([v.client_id for v, _ in nodes])
-    start = np.array([v.window.start for v, _ in nodes], dtype=np.int64)
-    end = np.array([v.end_latest + late for v, _ in nodes], dtype=np.int64)
-    gap = params.duplicate_gap_min * 60
-    near = (haversine_metres(pts, pts) <= params.duplicate_metres) | (
-        clients[:, None] == clients[None, :]
-    )
-    meets = (start[:, None] <= end[None, :] + gap) & (start[None, :] <= end[:, None] + gap)
-    parent = list(range(n))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(near & meets, 1)), strict=True):
-        parent[root(int(i))] = root(int(j))
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(root(i), []).append(i)
-    return [g for g in groups.values() if len({nodes[i][0].visit_id for i in g}) > 1]
-
-
-def _capable_providers(
-    nodes: list[tuple[Visit, int]],
-    group: list[int],
-    vehicles: list[_Vehicle],
-    allowed_of: list[list[int]],
-) -> set[str]:
-    """Providers with enough carers able to do each visit of a group (two for a double)."""
-    able: dict[tuple[str, str], set[str]] = {}
-    for node in group:
-        v = nodes[node][0]
-        for k in allowed_of[node]:
-            carer = vehicles[k].carer
-            able.setdefault((v.visit_id, carer.provider), set()).add(carer.carer_id)
-    providers = {veh.carer.provider for veh in vehicles}
-    return {
-        p
-        for p in providers
-        if all(
-            len(able.get((nodes[node][0].visit_id, p), ())) >= nodes[node][0].carers_required
-            for node in group
-        )
-    }
-
-
-def _group_provider(
-    roster: Roster,
-    visits: Sequence[Visit],
-    group: list[int],
-    vehicles: list[_Vehicle],
-    allowed_of: list[list[int]],
-    capable: set[str],
-) -> str:
-    """The provider a co-located group should go to: one able to staff all of it, doing most
-    of it as it stands, with the most carers able to do some of it."""
-    asis: dict[str, int] = {}
-    for v in {v.visit_id: v for v in visits}.values():
-        named = {roster.carer(c).provider for c in v.carer_ids} | ({v.provider} - {""})
-        for p in named:
-            asis[p] = asis.get(p, 0) + 1
-    able: dict[str, set[str]] = {}
-    for node in group:
-        for k in allowed_of[node]:
-            able.setdefault(vehicles[k].carer.provider, set()).add(vehicles[k].carer.carer_id)
-    candidates = sorted({veh.carer.provider for veh in vehicles})
-    return max(
-        candidates,
-        key=lambda p: (p in capable, asis.get(p, 0), len(able.get(p, ())), -candidates.index(p)),
     )
 
 

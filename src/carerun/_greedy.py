@@ -1,0 +1,289 @@
+"""carerun's own first solution of a day: cheapest insertion that honours every hard rule.
+
+OR-Tools' first-solution strategies know nothing of synchronised visits (double-handed copies
+starting together, linked visits a gap apart) and often find no solution at all on a day that
+has many; this one always does, and the search (:mod:`carerun._ortools`) starts from it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Mapping
+
+import numpy as np
+
+from carerun._day import Vehicle
+from carerun.model import Mode, Visit
+from carerun.solve import SolveParams
+
+# Orders in which the greedy first solution takes the visits (see Greedy.run).
+ORDERS = ("hardest", "time")
+# Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
+PAIR_OPTIONS = 4
+
+
+class Greedy:
+    """A first solution that honours every hard rule, built by cheapest insertion.
+
+    Visits go in order of difficulty (pinned, double-handed, linked, the rest) or, with
+    ``order="time"``, pinned first and the rest together; then by priority and window. Each
+    goes where it adds least cost (travel, unary costs, lateness); a follower waits for the
+    visit it follows.
+    A run keeps, per stop, its earliest and latest feasible start, so trying a place costs
+    O(1) and only a chosen insertion re-times the run. Synchronised stops (double-handed copies,
+    linked visits) are fixed at the start chosen for them, so later insertions cannot move
+    them apart.
+    """
+
+    def __init__(
+        self,
+        nodes: list[tuple[Visit, int]],
+        vehicles: list[Vehicle],
+        travel: Mapping[Mode, np.ndarray],
+        allowed_of: list[list[int]],
+        extra: np.ndarray,
+        limits: Mapping[str, int],
+        params: SolveParams,
+        late: int,
+        load: list[int] | None,
+        caps: list[int] | None,
+    ) -> None:
+        self.nodes, self.vehicles, self.allowed_of = nodes, vehicles, allowed_of
+        self.params, self.limits = params, limits
+        self.load, self.caps = load, caps
+        lists = {m: t.tolist() for m, t in travel.items()}
+        self.tr: list[list[list[int]]] = [lists[veh.carer.mode] for veh in vehicles]
+        self.extra: list[list[int]] = extra.tolist()
+        n = len(nodes)
+        self.base = [n + k for k in range(len(vehicles))]
+        self.dur = [v.duration for v, _ in nodes] + [0] * len(vehicles)
+        self.due = [v.window.end for v, _ in nodes]
+        self.lo: list[int] = []
+        self.hi: list[int] = []
+        for v, _ in nodes:
+            if v.fixed_start is not None:
+                self.lo.append(v.fixed_start)
+                self.hi.append(v.fixed_start)
+            else:
+                self.lo.append(v.window.start)
+                self.hi.append(v.window.end + late)
+        self.runs: list[list[int]] = [[] for _ in vehicles]
+        self.early: list[list[int]] = [[] for _ in vehicles]
+        self.latest: list[list[int]] = [[] for _ in vehicles]
+        self.span = [0] * len(vehicles)
+        self.worked: dict[str, int] = {}
+        self.loaded = [0] * len(vehicles)
+        self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
+        self.carers_of: dict[str, set[str]] = {}  # visit id -> carers doing it, once placed
+
+    def run(self, *, order: str = "hardest", early: Collection[str] = ()) -> list[list[int]]:
+        """Place every visit it can; `order` ``"hardest"`` takes pinned visits first, then
+        double-handed ones and those in `early`, then linked ones; ``"time"`` only pinned
+        ones first; then by priority and window."""
+        copies: dict[str, list[int]] = {}
+        for node, (v, _) in enumerate(self.nodes):
+            copies.setdefault(v.visit_id, []).append(node)
+        visits = {v.visit_id: v for v, _ in self.nodes}
+        leaders = {v.follows for v in visits.values() if v.follows in visits}
+
+        def rank(v: Visit) -> tuple[int, int, int, int, str]:
+            linked = bool(v.follows) or v.visit_id in leaders
+            kind = (
+                0
+                if v.pinned
+                else 1
+                if v.double_handed or v.visit_id in early
+                else 2
+                if linked
+                else 3
+            )
+            if order == "time":
+                kind = min(kind, 1)
+            return (kind, -v.priority, v.window.start, v.window.end, v.visit_id)
+
+        waiting: dict[str, list[Visit]] = {}
+        done: set[str] = set()
+        queue = sorted(visits.values(), key=rank)
+        while queue:
+            v = queue.pop(0)
+            linked = v.follows in visits
+            if linked and v.follows not in done:
+                waiting.setdefault(v.follows, []).append(v)
+                continue
+            done.add(v.visit_id)
+            self._place(v, copies[v.visit_id], linked=linked, fixed=linked or v.visit_id in leaders)
+            # Followers waiting on this visit go next, while its start is fresh.
+            queue[:0] = sorted(waiting.pop(v.visit_id, []), key=rank)
+        return self.runs
+
+    def cost(self) -> int:
+        """The objective of the runs built, as OR-Tools counts it (lateness aside)."""
+        placed = {x for run in self.runs for x in run}
+        total = sum(
+            self.params.unassigned * max(1, v.priority)
+            for x, (v, _) in enumerate(self.nodes)
+            if x not in placed
+        )
+        for k, run in enumerate(self.runs):
+            tr, stops = self.tr[k], [self.base[k], *run, self.base[k]]
+            total += self.params.travel * sum(tr[a][b] for a, b in itertools.pairwise(stops))
+            total += sum(self.extra[k][x] for x in run)
+        return total
+
+    def _place(self, v: Visit, nodes: list[int], *, linked: bool, fixed: bool) -> None:
+        banned: Collection[str] = ()
+        if linked and v.link_other_carer:
+            banned = self.carers_of.get(v.follows, set())
+        if linked:
+            if v.follows not in self.start_of:
+                return  # its predecessor is undone, so it is too
+            t = self.start_of[v.follows]
+            for x in nodes:
+                self.lo[x] = max(self.lo[x], t + v.gap_min)
+                self.hi[x] = min(self.hi[x], t + v.gap_max)
+                if self.lo[x] > self.hi[x]:
+                    return
+        if len(nodes) == 1:
+            self._place_one(v, nodes[0], fixed=fixed, banned=banned)
+        else:
+            self._place_pair(v, nodes[0], nodes[1], banned=banned)
+
+    def _options(self, k: int, x: int) -> list[tuple[int, int, int, int]]:
+        """Feasible places of node `x` in run `k`: (cost, earliest, latest start, position)."""
+        if (
+            self.load is not None
+            and self.caps is not None
+            and self.loaded[k] + self.load[x] > self.caps[k]
+        ):
+            return []
+        tr, base, shift = self.tr[k], self.base[k], self.vehicles[k].shift
+        run, early, latest, dur = self.runs[k], self.early[k], self.latest[k], self.dur
+        lo, hi = self.lo[x], self.hi[x]
+        weight, lateness, unary = self.params.travel, self.params.lateness, self.extra[k][x]
+        out = []
+        for p in range(len(run) + 1):
+            if p:
+                a = run[p - 1]
+                if early[p - 1] > hi:
+                    break  # every later place starts later still
+                arrive = early[p - 1] + dur[a] + tr[a][x]
+            else:
+                a = base
+                arrive = shift.start + tr[base][x]
+            if p < len(run):
+                b = run[p]
+                leave_by = latest[p] - tr[x][b] - dur[x]
+            else:
+                b = base
+                leave_by = shift.end - tr[x][base] - dur[x]
+            first, last = max(lo, arrive), min(hi, leave_by)
+            if first > last:
+                continue
+            cost = (tr[a][x] + tr[x][b] - tr[a][b]) * weight + unary
+            cost += lateness * max(0, first - self.due[x])
+            out.append((cost, first, last, p))
+        return out
+
+    def _retime(self, k: int, run: list[int]) -> tuple[list[int], list[int], int] | None:
+        """Earliest and latest starts of `run` on vehicle `k` and its least span, or None."""
+        tr, base, shift, dur = self.tr[k], self.base[k], self.vehicles[k].shift, self.dur
+        early: list[int] = []
+        t, prev = shift.start, base
+        for x in run:
+            s = max(self.lo[x], t + tr[prev][x])
+            if s > self.hi[x]:
+                return None
+            early.append(s)
+            t, prev = s + dur[x], x
+        if t + tr[prev][base] > shift.end:
+            return None
+        if not run:
+            return [], [], 0
+        latest = [0] * len(run)
+        due, nxt = shift.end, base
+        for i in range(len(run) - 1, -1, -1):
+            x = run[i]
+            due = min(self.hi[x], due - tr[x][nxt] - dur[x])
+            latest[i], nxt = due, x
+        # Leaving as late as possible gives the least span (waiting only shrinks).
+        depart = latest[0] - tr[base][run[0]]
+        t, prev = depart, base
+        for x in run:
+            t = max(self.lo[x], t + tr[prev][x]) + dur[x]
+            prev = x
+        return early, latest, t + tr[prev][base] - depart
+
+    def _try(
+        self, k: int, x: int, p: int, at: int | None
+    ) -> tuple[list[int], list[int], list[int], int] | None:
+        saved = self.lo[x], self.hi[x]
+        if at is not None:
+            self.lo[x] = self.hi[x] = at
+        run = [*self.runs[k][:p], x, *self.runs[k][p:]]
+        timed = self._retime(k, run)
+        self.lo[x], self.hi[x] = saved
+        if timed is None:
+            return None
+        cid = self.vehicles[k].carer.carer_id
+        limit = self.limits.get(cid)
+        if limit is not None and self.worked.get(cid, 0) - self.span[k] + timed[2] > limit:
+            return None
+        return run, timed[0], timed[1], timed[2]
+
+    def _apply(
+        self, k: int, x: int, at: int | None, state: tuple[list[int], list[int], list[int], int]
+    ) -> None:
+        if at is not None:
+            self.lo[x] = self.hi[x] = at
+        cid = self.vehicles[k].carer.carer_id
+        self.worked[cid] = self.worked.get(cid, 0) - self.span[k] + state[3]
+        self.runs[k], self.early[k], self.latest[k], self.span[k] = state
+        if self.load is not None:
+            self.loaded[k] += self.load[x]
+        self.carers_of.setdefault(self.nodes[x][0].visit_id, set()).add(cid)
+
+    def _place_one(self, v: Visit, x: int, *, fixed: bool, banned: Collection[str] = ()) -> None:
+        options = sorted(
+            (cost, first, k, p)
+            for k in self._open(x, banned)
+            for cost, first, _, p in self._options(k, x)
+        )
+        for _, first, k, p in options:
+            at = first if fixed else None
+            state = self._try(k, x, p, at)
+            if state is not None:
+                self._apply(k, x, at, state)
+                if fixed:
+                    self.start_of[v.visit_id] = first
+                return
+
+    def _open(self, x: int, banned: Collection[str]) -> list[int]:
+        """Vehicles allowed for node `x` whose carer is not `banned`."""
+        return [k for k in self.allowed_of[x] if self.vehicles[k].carer.carer_id not in banned]
+
+    def _place_pair(self, v: Visit, x: int, y: int, *, banned: Collection[str] = ()) -> None:
+        """Both copies on two different carers at one start, at least total cost."""
+        mine = {
+            (node, k): sorted(self._options(k, node))[:PAIR_OPTIONS]
+            for node in (x, y)
+            for k in self._open(node, banned)
+        }
+        combos = []
+        for kx in self._open(x, banned):
+            for ky in self._open(y, banned):
+                if self.vehicles[kx].carer.carer_id == self.vehicles[ky].carer.carer_id:
+                    continue
+                for cx, fx, lx, px in mine[x, kx]:
+                    for cy, fy, ly, py in mine[y, ky]:
+                        first = max(fx, fy)
+                        if first <= min(lx, ly):
+                            combos.append((cx + cy, first, kx, px, ky, py))
+        combos.sort()
+        for _, first, kx, px, ky, py in combos:
+            sx = self._try(kx, x, px, first)
+            sy = self._try(ky, y, py, first) if sx is not None else None
+            if sx is not None and sy is not None:
+                self._apply(kx, x, first, sx)
+                self._apply(ky, y, first, sy)
+                self.start_of[v.visit_id] = first
+                return

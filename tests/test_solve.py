@@ -552,6 +552,21 @@ def test_short_of_carers_the_plan_keeps_visits_staffed_today() -> None:
         SolveParams(staffed_today=0)
 
 
+def test_by_default_a_visit_staffed_today_outweighs_three_new_ones() -> None:
+    # The carer's hour holds either today's visit or three new short ones next door.
+    alice = carer("A", at(0, 0), "08:00-10:00", provider="P")
+    kept = visit("today", at(3, 0), "08:30", "08:30", duration=3600, carer_ids=("A",), provider="P")
+    new = [
+        visit(f"new{i}", at(0.5, 0), start, start, duration=20 * 60)
+        for i, start in enumerate(("08:30", "08:55", "09:20"))
+    ]
+    r = roster([kept, *new], [alice])
+    assert SolveParams().staffed_today > len(new)
+    assert solve(r).carers_of("today") == ("A",)
+    weaker = solve(r, dataclasses.replace(FAST, staffed_today=len(new) - 1))
+    assert [u.visit_id for u in weaker.unassigned] == ["today"]
+
+
 def _paired_morning() -> tuple[list[Visit], list[Carer]]:
     """Eight carers and 36 visits over a morning, a quarter of them double-handed and some
     linked an hour to an hour and a half after the visit before."""

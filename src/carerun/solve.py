@@ -74,7 +74,12 @@ class SolveParams:
         Multiplies `unassigned` for visits the roster as it stands does in full within the
         rules (:func:`carerun.asis.asis_within_rules`): when there are not enough carers for
         everything, a plan takes no visit away from a client who has a carer today before it
-        leaves undone a visit that has none.
+        leaves undone a visit that has none: with the default 8, it leaves up to seven new
+        visits of the same priority undone rather than one visit staffed today (a new visit
+        of priority 2, say just home from hospital, counts as two). On the Rutland week 8 also
+        searched better than 2, over eight runs each: no such visit lost (with 2, one in
+        three of the eight runs), fewer duplicate events and undone visits
+        (benchmarks/README.md).
     continuity
         Cost of a visit done by a carer the client does not know (only for clients who know
         some): free for the client's ``preferred_carers`` and the carers the plan gave them on
@@ -145,7 +150,7 @@ class SolveParams:
     travel: int = 1
     lateness: int = 2
     unassigned: int = 1_000_000
-    staffed_today: int = 2
+    staffed_today: int = 8
     continuity: int = 1_800
     duplicate: int = 3_600
     duplicate_metres: float = 50.0

@@ -77,8 +77,8 @@ class SolveParams:
         leaves undone a visit that has none: with the default 8, it leaves up to seven new
         visits of the same priority undone rather than one visit staffed today (a new visit
         of priority 2, say just home from hospital, counts as two). On the Rutland week 8 also
-        searched better than 2, over eight runs each: no such visit lost (with 2, one in
-        three of the eight runs), fewer duplicate events and undone visits
+        searched better than 2, over eight runs each: no such visit lost (with 2, three runs
+        of the eight lost one), fewer duplicate events and undone visits
         (benchmarks/README.md).
     continuity
         Cost of a visit done by a carer the client does not know (only for clients who know

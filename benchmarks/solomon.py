@@ -33,14 +33,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _solomon_io import SCALE, Instance, read_bks, read_instance, route_distance, to_carerun
 from carerun import _ortools
 from carerun.check import assert_valid
-from carerun.solve import SolveParams
+from carerun.solve import METAHEURISTICS, SolveParams
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("CARERUN_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def solve_carerun(
-    inst: Instance, seconds: float, seed: int = 0, portfolio: int = 2
+    inst: Instance,
+    seconds: float,
+    seed: int = 0,
+    portfolio: int = 2,
+    metaheuristic: str = "ITERATED_LOCAL_SEARCH",
 ) -> dict[str, Any]:
     roster, matrix, demand, capacity = to_carerun(inst)
     params = SolveParams(
@@ -52,6 +56,7 @@ def solve_carerun(
         first_solution="SAVINGS",
         portfolio=portfolio,
         share_depots=True,
+        metaheuristic=metaheuristic,
     )
     started = time.perf_counter()
     plan = _ortools.solve_day(roster, matrix, 0, params, demand=demand, capacity=capacity).plan
@@ -177,8 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         "--portfolio",
         type=int,
         default=2,
-        help="carerun searches side by side per instance (SolveParams.portfolio; default 2:"
-        " the plain search and one with the large neighbourhood search, on the 2 cores)",
+        help="carerun searches side by side per instance (SolveParams.portfolio; default 2,"
+        " one per core)",
+    )
+    ap.add_argument(
+        "--metaheuristic",
+        default="ITERATED_LOCAL_SEARCH",
+        choices=METAHEURISTICS,
+        help="SolveParams.metaheuristic (default ITERATED_LOCAL_SEARCH: with --portfolio 2,"
+        " one search recreating by local and one by parallel cheapest insertion)",
     )
     ap.add_argument(
         "--repeat",
@@ -213,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         best = bks.get(f.stem.upper())
         row: dict[str, Any] = {"name": f.stem, "customers": inst.customers, "bks": best}
         runs = [
-            solve_carerun(inst, args.time_limit, args.seed + i, args.portfolio)
+            solve_carerun(inst, args.time_limit, args.seed + i, args.portfolio, args.metaheuristic)
             for i in range(args.repeat)
         ]
         ours = _median_run(runs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -699,3 +700,79 @@ def test_a_portfolio_weighs_lateness_more_second_on_a_small_day_where_lateness_i
 def test_portfolio_must_be_a_whole_number_of_searches(bad: object) -> None:
     with pytest.raises(InputError, match="portfolio"):
         SolveParams(portfolio=bad)  # type: ignore[arg-type]
+
+
+def _cheapest_travel(r: Roster, matrix: Any, office: Location) -> int:
+    """Least travel for two carers from `office` doing every visit of `r` (windows that never
+    bind): every order of the visits, split between the two at every point."""
+    seconds = next(iter(matrix.seconds.values()))
+    home = matrix.index(office)
+    doors = [matrix.index(v.location) for v in r.visits]
+
+    def tour(stops: tuple[int, ...]) -> int:
+        path = [home, *stops, home]
+        return sum(int(seconds[a, b]) for a, b in itertools.pairwise(path)) if stops else 0
+
+    return min(
+        tour(order[:cut]) + tour(order[cut:])
+        for order in itertools.permutations(doors)
+        for cut in range(len(order) + 1)
+    )
+
+
+def test_the_iterated_local_search_finds_the_cheapest_plan_of_a_small_day() -> None:
+    office = at(0, 0)
+    spots = [(5, 0), (5.2, 0.3), (5.4, 0), (0, 5), (0.3, 5.2), (0, 5.4), (2, 2)]
+    visits = [
+        visit(f"v{i}", at(x, y), "08:00", "13:00", duration=10 * 60)
+        for i, (x, y) in enumerate(spots)
+    ]
+    r = roster(visits, [carer("A", office), carer("B", office)])
+    params = SolveParams(
+        time_limit=2.0, metaheuristic="ITERATED_LOCAL_SEARCH", continuity=0, duplicate=0
+    )
+    plan = solve(r, params)
+    assert not plan.unassigned
+    matrix = straight_line_matrix(roster_points(r))
+    assert plan.travel_seconds == _cheapest_travel(r, matrix, office)
+
+
+def test_the_iterated_local_search_keeps_double_handed_and_linked_visits_valid() -> None:
+    # A small day with pairs and links is searched by it too (large ones alternate rounds).
+    visits, carers = _paired_morning()
+    params = SolveParams(time_limit=2.0, seed=2, metaheuristic="ITERATED_LOCAL_SEARCH")
+    plan = solve(roster(visits, carers), params)
+    assert plan.stats["objective"] <= plan.stats["first_objective"]
+    _assert_pairs_and_links_hold(plan, visits)
+
+
+def test_under_the_iterated_local_search_parts_and_rounds_are_guided() -> None:
+    enums = _ortools.routing_enums_pb2
+    params = SolveParams(
+        metaheuristic="ITERATED_LOCAL_SEARCH", recreate="SEQUENTIAL_CHEAPEST_INSERTION"
+    )
+    part: Any = _ortools._search_parameters(params, "SAVINGS", 1.0)
+    assert not part.use_iterated_local_search
+    assert part.local_search_metaheuristic == enums.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    whole: Any = _ortools._search_parameters(params, "SAVINGS", 1.0, ils=True)
+    assert whole.use_iterated_local_search
+    assert whole.local_search_metaheuristic == enums.LocalSearchMetaheuristic.GREEDY_DESCENT
+    recreate = whole.iterated_local_search_parameters.ruin_recreate_parameters.recreate_strategy
+    assert recreate.heuristic == enums.FirstSolutionStrategy.SEQUENTIAL_CHEAPEST_INSERTION
+
+
+def test_a_portfolio_of_iterated_local_searches_recreates_two_ways() -> None:
+    params = SolveParams(metaheuristic="ITERATED_LOCAL_SEARCH", portfolio=3)
+    searches = _ortools._portfolio(params, 100)
+    assert [(p.recreate, p.lns, p.lateness) for p in searches] == [
+        ("LOCAL_CHEAPEST_INSERTION", False, 2),
+        ("PARALLEL_CHEAPEST_INSERTION", False, 2),
+        ("LOCAL_CHEAPEST_INSERTION", False, 4),
+    ]
+    other = dataclasses.replace(params, recreate="PARALLEL_CHEAPEST_INSERTION")
+    assert _ortools._portfolio(other, 100)[1].recreate == "LOCAL_CHEAPEST_INSERTION"
+
+
+def test_recreate_must_be_a_known_heuristic() -> None:
+    with pytest.raises(InputError, match="`recreate` must be one of"):
+        SolveParams(recreate="SAVINGS")

@@ -43,9 +43,12 @@ to OR-Tools with
 (``first_solution``) is also built, on a short budget, and the better one is kept.
 
 The metaheuristic then searches the whole day for the rest of the time limit (of its first
-half when the day has co-located groups, see below). With ``SolveParams.lns`` it stops once
-it has found no better plan for a tenth of the limit (at least 1 s), or at 60 % of its time
-(a tenth on a day of over ``_LARGE_DAY_NODES`` nodes), and the rest goes to a large
+half when the day has co-located groups, see below). ``metaheuristic="ITERATED_LOCAL_SEARCH"``
+is OR-Tools' ``SolveWithIteratedLocalSearch``, which builds its own first solution and runs
+before anything else on the model; the greedy's plan is kept should it cost less. With
+``SolveParams.lns`` the search of the whole day stops once it has found no better plan for
+a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a day of over
+``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes to a large
 neighbourhood search (:func:`_improve_by_parts`): a few nearby carers' routes and undone
 visits near them (:mod:`carerun._parts`) are built as a model of their own
 (:class:`_DayModel`), searched from their current routes for about 0.01 s a visit, and kept
@@ -101,9 +104,10 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 
 from carerun._day import (
     Vehicle,
@@ -132,7 +136,7 @@ from carerun.model import (
     UnassignedReason,
     Visit,
 )
-from carerun.solve import SolveParams
+from carerun.solve import RECREATES, SolveParams
 
 _STATUS = {
     0: "not solved",
@@ -189,6 +193,13 @@ _REGROUP_PART_NODES = 20
 # cheaper at the given weight, on Mankowska's C1 far dearer; on days of over _LARGE_DAY_NODES
 # nodes and on Solomon's (no lateness) the other `lns` is what pays (benchmarks/README).
 _PORTFOLIO_LATENESS = 2
+# The iterated local search (SolveParams.metaheuristic): strings of about this many visits in
+# all are taken out at a time, none longer than _RUIN_STRING (OR-Tools' SISR ruin). On eight
+# Solomon instances at 10 s, 20 visits did better than 10 (benchmarks/README.md).
+_ILS = "ITERATED_LOCAL_SEARCH"
+_RUIN_VISITS = 20
+_RUIN_STRING = 10
+_RUIN_BYPASS = 0.01
 
 
 @dataclass(frozen=True)
@@ -294,7 +305,11 @@ def _portfolio(params: SolveParams, nodes: int) -> list[SolveParams]:
     the other `lns`, then lateness at _PORTFOLIO_LATENESS times the weight, then both, and so
     on in fours; on a day of at most _LARGE_DAY_NODES nodes (visit copies) where lateness is
     allowed and charged, the heavier weight comes second."""
-    other = dataclasses.replace(params, lns=not params.lns)
+    if params.metaheuristic == _ILS:
+        recreate = RECREATES[1] if params.recreate == RECREATES[0] else RECREATES[0]
+        other = dataclasses.replace(params, recreate=recreate)
+    else:
+        other = dataclasses.replace(params, lns=not params.lns)
     kinds = [
         params,
         other,
@@ -1121,6 +1136,8 @@ class _Model:
         routing, manager = self.routing, self.manager
         if params.lns and params.solution_limit is None:
             self.watch_stall()
+        if params.metaheuristic == _ILS and not self.alternates(params):
+            return self._search_iterated(first_routes, params, began, stop=stop)
         self.close(params)
         routing.solver().ReSeed(params.seed)
         routes = [[manager.NodeToIndex(n) for n in route] for route in first_routes]
@@ -1164,6 +1181,39 @@ class _Model:
         )
         self.stall.disarm()
         return self.read(found if found is not None else start), origin
+
+    def _search_iterated(
+        self, first_routes: list[list[int]], params: SolveParams, began: float, *, stop: float
+    ) -> tuple[_Solution, str]:
+        """:meth:`search` by OR-Tools' iterated local search, from its own first solution;
+        the greedy's plan when that is cheaper or the search finds none."""
+        # The search goes first: on a model that has already searched, it finds less
+        # (Solomon R205 at 10 s: 983.8 after a first-solution search, 963.3 without).
+        end = stop if not params.lns else began + (stop - began) * _WHOLE_SHARE
+        routing = self.routing
+        routing.solver().ReSeed(params.seed)
+        found = routing.SolveWithIteratedLocalSearch(
+            _search_parameters(
+                params, params.first_solution, max(end - time.perf_counter(), 0.1), ils=True
+            )
+        )
+        self.closed = True
+        greedy = self.restore(first_routes, params)
+        if greedy is not None and (
+            found is None or greedy.ObjectiveValue() < found.ObjectiveValue()
+        ):
+            self.first_objective = int(greedy.ObjectiveValue())
+            return self.read(greedy), "carerun"
+        if found is None:
+            # A bug in the greedy: starting from "nothing done" is always feasible.
+            found = self.restore([[] for _ in self.vehicles], params)
+            if found is None:
+                msg = f"the solver found no plan (status {status_name(routing.status())})"
+                raise SolveError(msg)
+            self.first_objective = int(found.ObjectiveValue())
+            return self.read(found), "ALL_UNPERFORMED"
+        self.first_objective = int(found.ObjectiveValue())
+        return self.read(found), params.first_solution
 
     def alternates(self, params: SolveParams) -> bool:
         """Whether this day is searched in held and free rounds (:func:`_alternate`): a timed
@@ -1266,13 +1316,29 @@ def _empty_plan(
 
 
 def _search_parameters(
-    params: SolveParams, first: str, seconds: float, *, first_only: bool = False, wide: bool = False
+    params: SolveParams,
+    first: str,
+    seconds: float,
+    *,
+    first_only: bool = False,
+    wide: bool = False,
+    ils: bool = False,
 ) -> object:
-    """OR-Tools' search parameters; `wide` adds the moves of _WIDE_MOVES to the defaults."""
+    """OR-Tools' search parameters; `wide` adds the moves of _WIDE_MOVES to the defaults.
+
+    With `ils`, those of the iterated local search (``SolveWithIteratedLocalSearch``); without,
+    a search under ``metaheuristic="ITERATED_LOCAL_SEARCH"`` (a part, a round) is guided.
+    """
     search = pywrapcp.DefaultRoutingSearchParameters()
     search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
+    heuristic = params.metaheuristic
+    if ils:
+        heuristic = "GREEDY_DESCENT"  # each perturbed plan descends to its local optimum
+        _set_iterated_search(search, params.recreate)
+    elif heuristic == _ILS:
+        heuristic = "GUIDED_LOCAL_SEARCH"
     search.local_search_metaheuristic = getattr(
-        routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic
+        routing_enums_pb2.LocalSearchMetaheuristic, heuristic
     )
     if seconds > 0:
         search.time_limit.FromMilliseconds(max(1, round(seconds * 1000)))
@@ -1285,3 +1351,27 @@ def _search_parameters(
         for move in _WIDE_MOVES:
             setattr(search.local_search_operators, move, pywrapcp.BOOL_TRUE)
     return search
+
+
+def _set_iterated_search(search: Any, recreate: str) -> None:
+    """Ruin by strings of nearby visits (SISR), recreate by `recreate`, improve each plan so
+    made and accept it by simulated annealing at temperatures OR-Tools derives from the day."""
+    search.use_iterated_local_search = True
+    ils = search.iterated_local_search_parameters
+    ils.perturbation_strategy = routing_ils_pb2.PerturbationStrategy.RUIN_AND_RECREATE
+    ruin_recreate = ils.ruin_recreate_parameters
+    ruin = ruin_recreate.ruin_strategies.add().sisr
+    ruin.avg_num_removed_visits = _RUIN_VISITS
+    ruin.max_removed_sequence_size = _RUIN_STRING
+    ruin.bypass_factor = _RUIN_BYPASS
+    ruin_recreate.ruin_composition_strategy = (
+        routing_ils_pb2.RuinCompositionStrategy.RUN_ALL_SEQUENTIALLY
+    )
+    ruin_recreate.recreate_strategy.heuristic = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, recreate
+    )
+    ils.improve_perturbed_solution = True
+    annealing = ils.reference_solution_acceptance_strategy.simulated_annealing
+    annealing.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.EXPONENTIAL
+    annealing.automatic_temperatures = True
+    ils.best_solution_acceptance_strategy.greedy_descent.SetInParent()

@@ -40,6 +40,13 @@ METAHEURISTICS = (
     "TABU_SEARCH",
     "GENERIC_TABU_SEARCH",
     "GREEDY_DESCENT",
+    "ITERATED_LOCAL_SEARCH",
+)
+# Ways the iterated local search may re-insert the visits it took out (``SolveParams.recreate``).
+RECREATES = (
+    "LOCAL_CHEAPEST_INSERTION",
+    "PARALLEL_CHEAPEST_INSERTION",
+    "SEQUENTIAL_CHEAPEST_INSERTION",
 )
 
 Progress = Callable[[int, int, str], None]
@@ -110,6 +117,17 @@ class SolveParams:
         OR-Tools first-solution strategy, one of :data:`FIRST_SOLUTIONS`.
     metaheuristic
         OR-Tools local-search metaheuristic, one of :data:`METAHEURISTICS`.
+        ``"ITERATED_LOCAL_SEARCH"`` is OR-Tools' ruin and recreate: take out strings of nearby
+        visits, put them back (see `recreate`), descend to a local optimum, and accept the
+        result by simulated annealing at temperatures OR-Tools sets from the day. Its ruin draws
+        do not follow `seed` (OR-Tools seeds them itself). It searches the whole day; the
+        searches of `lns` parts and of rounds of large synchronised days stay guided local
+        search. On Solomon VRPTW it beat guided local search in 10 s (benchmarks/README.md); on
+        care days it is not the default because it has not been measured against the duplicate
+        multi-provider events there.
+    recreate
+        With ``metaheuristic="ITERATED_LOCAL_SEARCH"``: how the visits taken out are put back,
+        one of :data:`RECREATES`.
     lns
         Once the metaheuristic's search of the whole day stalls (no better plan for a tenth of the
         time limit, or 60 % of its time is spent: a tenth on a day of over 200 visits and
@@ -130,15 +148,16 @@ class SolveParams:
         on the Rutland week it left more duplicate multi-provider events than one node per
         carer (5 against 2 when measured, benchmarks/README.md), so it is off by default.
     portfolio
-        Searches of each day run side by side, one per process (more searches than cores
-        share the cores), with seeds counting up from `seed`: the second has `lns` switched
-        the other way, the third weighs lateness twice as much (the weight of a soft penalty
-        shapes what a search finds), the fourth does both, and so on in fours; on a day of at
-        most 200 visits (a double-handed one counts twice) where lateness is allowed and
-        charged, the second and third swap. Each plan is then valued at these parameters'
-        weights and the plan of least cost wins. 1 (the default): one search as configured,
-        in this process. Ignored where this process may not start others (a Dask worker, or
-        a platform without ``fork``), so it combines safely with ``workers``.
+        Searches of each day run side by side, one per process (more searches than cores share the
+        cores), with seeds counting up from `seed`: the second has `lns` switched the other way
+        (with the iterated local search, it recreates with the other of the first two
+        :data:`RECREATES` instead), the third weighs lateness twice as much (the weight of a soft
+        penalty shapes what a search finds), the fourth does both, and so on in fours; on a day of
+        at most 200 visits (a double-handed one counts twice) where lateness is allowed and charged,
+        the second and third swap. Each plan is then valued at these parameters' weights and the
+        plan of least cost wins. 1 (the default): one search as configured, in this process. Ignored
+        where this process may not start others (a Dask worker, or a platform without ``fork``), so
+        it combines safely with ``workers``.
     log
         Print the solver's search log.
     """
@@ -161,6 +180,7 @@ class SolveParams:
     respect_providers: bool = False
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    recreate: str = "LOCAL_CHEAPEST_INSERTION"
     lns: bool = False
     share_depots: bool = False
     portfolio: int = 1
@@ -209,6 +229,9 @@ class SolveParams:
             raise InputError(msg)
         if self.metaheuristic not in METAHEURISTICS:
             msg = f"`metaheuristic` must be one of {', '.join(METAHEURISTICS)}"
+            raise InputError(msg)
+        if self.recreate not in RECREATES:
+            msg = f"`recreate` must be one of {', '.join(RECREATES)}"
             raise InputError(msg)
 
     @classmethod

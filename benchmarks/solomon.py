@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {
             "time_limit": args.time_limit,
             "portfolio": args.portfolio,
+            "metaheuristic": args.metaheuristic,
             "repeat": args.repeat,
             "instances": rows,
             "summary": summary,

@@ -737,8 +737,8 @@ def test_the_iterated_local_search_finds_the_cheapest_plan_of_a_small_day() -> N
     assert plan.travel_seconds == _cheapest_travel(r, matrix, office)
 
 
-def test_the_iterated_local_search_keeps_double_handed_and_linked_visits_valid() -> None:
-    # A small day with pairs and links is searched by it too (large ones alternate rounds).
+def test_a_day_with_pairs_and_links_stays_valid_under_the_iterated_local_search() -> None:
+    # Such a day is searched by guided local search whatever the metaheuristic.
     visits, carers = _paired_morning()
     params = SolveParams(time_limit=2.0, seed=2, metaheuristic="ITERATED_LOCAL_SEARCH")
     plan = solve(roster(visits, carers), params)

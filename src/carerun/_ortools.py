@@ -45,7 +45,8 @@ to OR-Tools with
 The metaheuristic then searches the whole day for the rest of the time limit (of its first
 half when the day has co-located groups, see below). ``metaheuristic="ITERATED_LOCAL_SEARCH"``
 is OR-Tools' ``SolveWithIteratedLocalSearch``, which builds its own first solution and runs
-before anything else on the model; the greedy's plan is kept should it cost less. With
+before anything else on the model; the greedy's plan is kept should it cost less. Days with
+double-handed or linked visits are searched by guided local search whatever the metaheuristic. With
 ``SolveParams.lns`` the search of the whole day stops once it has found no better plan for
 a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a day of over
 ``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes to a large
@@ -1136,7 +1137,7 @@ class _Model:
         routing, manager = self.routing, self.manager
         if params.lns and params.solution_limit is None:
             self.watch_stall()
-        if params.metaheuristic == _ILS and not self.alternates(params):
+        if params.metaheuristic == _ILS and not self.synchronised:
             return self._search_iterated(first_routes, params, began, stop=stop)
         self.close(params)
         routing.solver().ReSeed(params.seed)

@@ -121,10 +121,10 @@ class SolveParams:
         visits, put them back (see `recreate`), descend to a local optimum, and accept the
         result by simulated annealing at temperatures OR-Tools sets from the day. Its ruin draws
         do not follow `seed` (OR-Tools seeds them itself). It searches the whole day; the
-        searches of `lns` parts and of rounds of large synchronised days stay guided local
-        search. On Solomon VRPTW it beat guided local search in 10 s (benchmarks/README.md); on
-        care days it is not the default because it has not been measured against the duplicate
-        multi-provider events there.
+        searches of `lns` parts and of days with double-handed or linked visits stay guided
+        local search (on such days, HHCRSP, it did far worse). On Solomon VRPTW it beat guided
+        local search in 10 s (benchmarks/README.md); on care days it is not the default because
+        it has not been measured against the duplicate multi-provider events there.
     recreate
         With ``metaheuristic="ITERATED_LOCAL_SEARCH"``: how the visits taken out are put back,
         one of :data:`RECREATES`.

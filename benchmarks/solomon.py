@@ -167,6 +167,11 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return ranked[(len(ranked) - 1) // 2]
 
 
+def _cell(value: float | None, width: int, places: int) -> str:
+    """A table cell: the number, or a dash where there is none (no BKS)."""
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{places}f}"
+
+
 def _gap(cost: float, bks: float | None) -> float | None:
     return None if bks is None else round(100 * (cost - bks) / bks, 2)
 
@@ -218,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     header = f"{'instance':<10} {'n':>4} {'BKS':>8} {'carerun':>9} {'gap%':>6} {'rt':>3} {'s':>5}"
     if not args.no_baselines:
-        header += f" {'PyVRP':>9} {'gap%':>6} {'VROOM':>9} {'gap%':>6}"
+        header += f" {'PyVRP':>9} {'gap%':>6} {'VROOM':>9} {'gap%':>6} {'vsPyVRP':>7}"
     print(header)
     for f in files:
         inst = read_instance(f)
@@ -242,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 for i, r in enumerate(runs)
             ]
         line = (
-            f"{f.stem:<10} {inst.customers:>4} {best or float('nan'):>8.1f} {ours['cost']:>9.1f}"
-            f" {row['gap_pct'] if best else float('nan'):>6.2f} {ours['vehicles']:>3}"
+            f"{f.stem:<10} {inst.customers:>4} {_cell(best, 8, 1)} {ours['cost']:>9.1f}"
+            f" {_cell(row['gap_pct'], 6, 2)} {ours['vehicles']:>3}"
             f" {ours['seconds']:>5.1f}"
         )
         notes = []
@@ -260,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             for key, res in baselines.items():
                 res["gap_pct"] = _gap(res["cost"], best)
                 row[key] = res
-                line += f" {res['cost']:>9.1f} {res['gap_pct'] if best else float('nan'):>6.2f}"
+                line += f" {res['cost']:>9.1f} {_cell(res['gap_pct'], 6, 2)}"
+            # carerun against PyVRP in the same run: a ratio even where no BKS is known.
+            row["vs_pyvrp_pct"] = round(100 * (ours["cost"] / baselines["pyvrp"]["cost"] - 1), 2)
+            line += f" {row['vs_pyvrp_pct']:>7.2f}"
         rows.append(row)
         print(line + "".join(f"  ({note})" for note in notes), flush=True)
 
@@ -281,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_baselines:
         summary["pyvrp_mean_gap_pct"] = mean("gap_pct", "pyvrp")
         summary["vroom_mean_gap_pct"] = mean("gap_pct", "vroom")
+        summary["carerun_vs_pyvrp_mean_pct"] = round(
+            statistics.fmean(r["vs_pyvrp_pct"] for r in rows), 2
+        )
     served_all = all(r["served"] == r["customers"] for r in rows)
     print(f"mean gap to BKS: {summary}; every customer served: {served_all}")
     if args.json:

@@ -735,6 +735,7 @@ def test_the_iterated_local_search_finds_the_cheapest_plan_of_a_small_day() -> N
     assert not plan.unassigned
     matrix = straight_line_matrix(roster_points(r))
     assert plan.travel_seconds == _cheapest_travel(r, matrix, office)
+    assert plan.stats["objective"] <= plan.stats["first_objective"]  # the greedy's
 
 
 def test_a_day_with_pairs_and_links_stays_valid_under_the_iterated_local_search() -> None:

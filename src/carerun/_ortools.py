@@ -46,11 +46,11 @@ The metaheuristic then searches the whole day for the rest of the time limit (of
 half when the day has co-located groups, see below). ``metaheuristic="ITERATED_LOCAL_SEARCH"``
 is OR-Tools' ``SolveWithIteratedLocalSearch``, which builds its own first solution and runs
 before anything else on the model; the greedy's plan is kept should it cost less. Days with
-double-handed or linked visits are searched by guided local search whatever the metaheuristic. With
-``SolveParams.lns`` the search of the whole day stops once it has found no better plan for
-a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a day of over
-``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes to a large
-neighbourhood search (:func:`_improve_by_parts`): a few nearby carers' routes and undone
+double-handed or linked visits are searched by guided local search whatever the
+metaheuristic. With ``SolveParams.lns`` the search of the whole day stops once it has found
+no better plan for a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a
+day of over ``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes
+to a large neighbourhood search (:func:`_improve_by_parts`): a few nearby carers' routes and undone
 visits near them (:mod:`carerun._parts`) are built as a model of their own
 (:class:`_DayModel`), searched from their current routes for about 0.01 s a visit, and kept
 when they cost less. OR-Tools' moves shift one or two visits at a time across a whole day; a
@@ -195,8 +195,9 @@ _REGROUP_PART_NODES = 20
 # nodes and on Solomon's (no lateness) the other `lns` is what pays (benchmarks/README).
 _PORTFOLIO_LATENESS = 2
 # The iterated local search (SolveParams.metaheuristic): strings of about this many visits in
-# all are taken out at a time, none longer than _RUIN_STRING (OR-Tools' SISR ruin). On eight
-# Solomon instances at 10 s, 20 visits did better than 10 (benchmarks/README.md).
+# all are taken out at a time, none longer than _RUIN_STRING, a string now and then keeping
+# some of its middle (_RUIN_BYPASS: OR-Tools' SISR ruin). On eight Solomon instances at 10 s,
+# 20 visits did better than 10 (benchmarks/README.md).
 _ILS = "ITERATED_LOCAL_SEARCH"
 _RUIN_VISITS = 20
 _RUIN_STRING = 10
@@ -1190,7 +1191,8 @@ class _Model:
         the greedy's plan when that is cheaper or the search finds none. The search's own
         first solution is not seen, so :attr:`first_objective` is the greedy's."""
         # The search goes first: on a model that has already searched, it finds less
-        # (Solomon R205 at 10 s: 983.8 after a first-solution search, 963.3 without).
+        # (a plain model of Solomon R205, 10 s: 983.8 after a first-solution search, 963.3
+        # without).
         end = stop if not params.lns else began + (stop - began) * _WHOLE_SHARE
         routing = self.routing
         found = routing.SolveWithIteratedLocalSearch(

@@ -15,7 +15,7 @@ from carerun.asis import asis_plan
 from carerun.check import check
 from carerun.duplicates import find_duplicates
 from carerun.examples import example_roster_path
-from carerun.matrix import roster_matrix, roster_points, straight_line_matrix
+from carerun.matrix import TravelMatrix, roster_matrix, roster_points, straight_line_matrix
 from carerun.model import (
     Carer,
     Location,
@@ -702,7 +702,7 @@ def test_portfolio_must_be_a_whole_number_of_searches(bad: object) -> None:
         SolveParams(portfolio=bad)  # type: ignore[arg-type]
 
 
-def _cheapest_travel(r: Roster, matrix: Any, office: Location) -> int:
+def _cheapest_travel(r: Roster, matrix: TravelMatrix, office: Location) -> int:
     """Least travel for two carers from `office` doing every visit of `r` (windows that never
     bind): every order of the visits, split between the two at every point."""
     seconds = next(iter(matrix.seconds.values()))

@@ -304,9 +304,10 @@ def solve_day(
 
 def _portfolio(params: SolveParams, nodes: int) -> list[SolveParams]:
     """The searches of a portfolio (see :class:`~carerun.solve.SolveParams`): `params`, then
-    the other `lns`, then lateness at _PORTFOLIO_LATENESS times the weight, then both, and so
-    on in fours; on a day of at most _LARGE_DAY_NODES nodes (visit copies) where lateness is
-    allowed and charged, the heavier weight comes second."""
+    the other `lns` (under the iterated local search, the other recreate), then lateness at
+    _PORTFOLIO_LATENESS times the weight, then both, and so on in fours; on a day of at most
+    _LARGE_DAY_NODES nodes (visit copies) where lateness is allowed and charged, the heavier
+    weight comes second."""
     if params.metaheuristic == _ILS:
         recreate = RECREATES[1] if params.recreate == RECREATES[0] else RECREATES[0]
         other = dataclasses.replace(params, recreate=recreate)
@@ -1196,7 +1197,7 @@ class _Model:
         end = stop if not params.lns else began + (stop - began) * _WHOLE_SHARE
         routing = self.routing
         found = routing.SolveWithIteratedLocalSearch(
-            _search_parameters(
+            self._search(
                 params, params.first_solution, max(end - time.perf_counter(), 0.1), ils=True
             )
         )
@@ -1275,10 +1276,18 @@ class _Model:
         )
 
     def _search(
-        self, params: SolveParams, first: str, seconds: float, *, first_only: bool = False
+        self,
+        params: SolveParams,
+        first: str,
+        seconds: float,
+        *,
+        first_only: bool = False,
+        ils: bool = False,
     ) -> object:
         """OR-Tools' parameters for a search of this model, with its moves (see `wide`)."""
-        return _search_parameters(params, first, seconds, first_only=first_only, wide=self.wide)
+        return _search_parameters(
+            params, first, seconds, first_only=first_only, wide=self.wide, ils=ils
+        )
 
     def read(self, found: pywrapcp.Assignment) -> _Solution:
         routing, manager, tdim = self.routing, self.manager, self.tdim

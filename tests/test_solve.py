@@ -620,6 +620,38 @@ def test_rounds_holding_paired_visits_at_their_starts_keep_pairs_and_links_valid
     _assert_pairs_and_links_hold(plan, visits)
 
 
+@pytest.mark.parametrize("split_shifts", [False, True])
+def test_capped_rounds_improve_the_plan_and_keep_pairs_links_and_carers_apart(
+    monkeypatch: pytest.MonkeyPatch, split_shifts: bool
+) -> None:
+    # Capped rounds alone: pairs' times as OR-Tools precedences, and "another carer" as visit
+    # types when every vehicle is a different person, by constraints when a person has two
+    # (split shifts). A plan breaking them is refused by the whole model, so a round that
+    # gains at all must have kept them.
+    monkeypatch.setattr(_ortools, "_LARGE_DAY_NODES", 40)
+    monkeypatch.setattr(_ortools, "_ROUNDS", ("capped",))
+    gains = []
+    alternate = _ortools._alternate
+
+    def watched(data: Any, best: Any, deadline: float) -> Any:
+        found, rounds = alternate(data, best, deadline)
+        gains.append(best.objective - found.objective)
+        return found, rounds
+
+    monkeypatch.setattr(_ortools, "_alternate", watched)
+    visits, carers = _paired_morning()
+    visits = [dataclasses.replace(v, link_other_carer=bool(v.follows)) for v in visits]
+    if split_shifts:
+        carers = [carer(c.carer_id, c.base, "06:30-10:30", "10:35-14:00") for c in carers]
+    plan = solve(roster(visits, carers), SolveParams(time_limit=4.0, seed=2))
+    assert gains and gains[0] > 0
+    _assert_pairs_and_links_hold(plan, visits)
+    carer_of = {a.visit_id: a.carer_id for a in plan.assignments}
+    for v in visits:
+        if v.follows:
+            assert carer_of[v.visit_id] != carer_of[v.follows]
+
+
 def test_wide_searches_add_the_wide_moves_and_keep_the_rest() -> None:
     plain: Any = _ortools._search_parameters(FAST, "SAVINGS", 1.0)
     wide: Any = _ortools._search_parameters(FAST, "SAVINGS", 1.0, wide=True)

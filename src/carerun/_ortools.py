@@ -64,12 +64,14 @@ On a day of over ``_LARGE_DAY_NODES`` nodes with synchronised visits (double-han
 linked visits) the constraints tying each pair of them are checked by OR-Tools' constraint
 solver after its fast filters, and most moves fail there: on Mankowska's 400-node 300_1 the
 search tries about 1,000 moves a second, against 15,000 with those constraints left out. Such
-a day is searched in alternating rounds instead (:func:`_alternate`): a held round keeps every
+a day is searched in rounds instead (:func:`_alternate`): a held round keeps every
 synchronised visit at its start, so its pairs need no constraint and the search moves
-everything else (and which carers do the held visits) quickly; a free round, the whole model,
-then moves the held times. Each round lasts while it finds better plans, until a held and a
-free round in a row find none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as
-above); the time left searches the whole day. These searches add two moves OR-Tools leaves
+everything else (and which carers do the held visits) quickly; a capped round moves every
+visit but none later than it is, charging no lateness, so that the pairs' times can be
+precedences that OR-Tools' filters check; a free round, the whole model, then trades travel
+for lateness. Each round lasts while it finds better plans, until a whole cycle of them finds
+none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as above); the time left
+searches the whole day. These searches add two moves OR-Tools leaves
 out by default (_WIDE_MOVES), which took the large Mankowska instances 1.7-3.9 % lower.
 
 On a day with co-located groups, the second half of the time limit goes to the groups that
@@ -170,9 +172,15 @@ _LARGE_WHOLE_SHARE = 0.1
 _PART_SECONDS_PER_NODE = 0.01
 _PART_MIN_SECONDS = 0.2
 # A round of _alternate ends once it has found no better plan for this share of the time
-# limit (at least 1 s); a free round lasts at most _FREE_ROUND of it.
+# limit (at least 1 s), a capped round for _CAPPED_STALL times that; a free round lasts at
+# most _FREE_ROUND of it. The capped round finds better plans more slowly, and more of them
+# later (Mankowska 300_3 at 300 s, one search: 13.9 % above the best published plan with
+# capped rounds as long as the others, 11.0 % three times as long, 17.2 % six times, where a
+# single capped round took all the time; benchmarks/README.md).
 _ROUND_STALL = 0.02
 _FREE_ROUND = 0.05
+_ROUNDS = ("held", "capped", "free")
+_CAPPED_STALL = 3
 # Moves OR-Tools leaves out by default, added to the searches of such days (the models of
 # _alternate and the free search after it): exchanging the ends of two routes and moving a
 # visit next to a near one. On Mankowska's 200- and 300-patient instances at 300 s they took
@@ -544,9 +552,14 @@ class _DayModel:
     load: list[int] | None
     caps: list[int] | None
 
-    def build(self, fixed: Mapping[int, int] | None = None, *, wide: bool = False) -> _Model:
-        """The model of the whole day (`fixed`: nodes done at given starts, `wide`: searched
-        with _WIDE_MOVES too, as in _Model)."""
+    def build(
+        self,
+        fixed: Mapping[int, int] | None = None,
+        latest: Mapping[int, int] | None = None,
+        *,
+        wide: bool = False,
+    ) -> _Model:
+        """The model of the whole day (`fixed`, `latest`, `wide`: as in _Model)."""
         return self._model(
             self.nodes,
             self.vehicles,
@@ -557,6 +570,7 @@ class _DayModel:
             self.load,
             self.caps,
             fixed or {},
+            latest,
             wide=wide,
         )
 
@@ -568,6 +582,17 @@ class _DayModel:
             {x: start for stops, _, _ in routes.values() for x, start in stops if partners[x]},
             wide=True,
         )
+
+    def capped(self, routes: Mapping[int, _Route]) -> _Model:
+        """The model of the whole day charging no lateness, where no visit may start later
+        than its window's end or, if later, its start in `routes`: no soft bounds, so the
+        pairs' times can be node precedences, which OR-Tools' filters check (see
+        :meth:`_Model.add_synchrony`)."""
+        starts = {x: start for stops, _, _ in routes.values() for x, start in stops}
+        latest = {
+            x: max(v.window.end, starts.get(x, v.window.end)) for x, (v, _) in enumerate(self.nodes)
+        }
+        return self.build(latest=latest, wide=True)
 
     def valuer(self) -> _Model:
         """A closed model of the whole day that only values plans (see :meth:`_Model.restore`)."""
@@ -614,10 +639,13 @@ class _DayModel:
         load: list[int] | None,
         caps: list[int] | None,
         fixed: Mapping[int, int],
+        latest: Mapping[int, int] | None = None,
         *,
         wide: bool = False,
     ) -> _Model:
-        model = _Model(nodes, vehicles, travel, service, self.params, self.late, fixed, wide=wide)
+        model = _Model(
+            nodes, vehicles, travel, service, self.params, self.late, fixed, latest, wide=wide
+        )
         model.add_work_limits(self.limits)
         model.add_allowed(allowed_of)
         model.add_synchrony(self.params)
@@ -628,34 +656,43 @@ class _DayModel:
 
 
 def _alternate(data: _DayModel, best: _Solution, deadline: float) -> tuple[_Solution, int]:
-    """Search the whole day in rounds until `deadline` or until a held and a free round in a
-    row both gain nothing; returns the plan and how many rounds ran.
+    """Search the whole day in rounds of _ROUNDS until `deadline` or until a whole cycle of
+    them gains nothing; returns the plan and how many rounds ran.
 
     A held round (:meth:`_DayModel.held`) keeps every synchronised visit at its start: the
     constraints tying pairs of visits drop out, so OR-Tools tries some fifteen times as many
     moves a second (Mankowska's 300_1), and can still move the rest and change which carers
-    do the held ones. A free round, the whole model, then moves the held times. Each lasts
-    while it keeps finding better plans; a free round at most _FREE_ROUND of the time limit.
+    do the held ones. A capped round (:meth:`_DayModel.capped`) moves every visit, the held
+    times too, but none later than it now is, and charges no lateness: the pairs are then
+    checked by OR-Tools' filters, and it tries some hundred times as many moves a second as a
+    free round (300_2). A free round, the whole model, trades travel for lateness. Each lasts
+    while it keeps finding better plans (a capped one _CAPPED_STALL times as long, since it
+    finds them more slowly); a free round at most _FREE_ROUND of the time limit.
     """
     params = data.params
     n = len(data.vehicles)
     valuer = data.valuer()
     window = max(1.0, params.time_limit * _ROUND_STALL)
     rounds = fruitless = 0
-    while fruitless < 2:
-        held = rounds % 2 == 0
+    while fruitless < len(_ROUNDS):
+        kind = _ROUNDS[rounds % len(_ROUNDS)]
         left = deadline - time.perf_counter()
         if left < _PART_MIN_SECONDS:
             break
         rounds += 1
-        model = data.held(best.routes) if held else data.build(wide=True)
+        if kind == "held":
+            model = data.held(best.routes)
+        elif kind == "capped":
+            model = data.capped(best.routes)
+        else:
+            model = data.build(wide=True)
         model.watch_stall()
-        model.stall.arm(window)
-        seconds = left if held else min(left, params.time_limit * _FREE_ROUND)
+        model.stall.arm(window * (_CAPPED_STALL if kind == "capped" else 1))
+        seconds = min(left, params.time_limit * _FREE_ROUND) if kind == "free" else left
         round_params = dataclasses.replace(params, seed=params.seed + rounds)
         found = model.solve_part(_node_lists(best.routes, n), round_params, seconds)
-        if found is not None and held:
-            # Valued in the whole model, which may time the held visits better.
+        if found is not None and kind != "free":
+            # Valued in the whole model, which charges lateness and may time held visits better.
             valued = valuer.restore(_node_lists(found.routes, n), params)
             found = None if valued is None else valuer.read(valued)
         if found is None or found.objective >= best.objective:
@@ -956,16 +993,21 @@ class _Model:
         params: SolveParams,
         late: int,
         fixed: Mapping[int, int] | None = None,
+        latest: Mapping[int, int] | None = None,
         *,
         wide: bool = False,
     ) -> None:
         """`fixed` maps nodes that must be done, at the given start (a part's visits tied to
-        visits outside it). `wide`: searched with the moves of _WIDE_MOVES too (OR-Tools
-        builds its moves when the model closes, so this is the model's, not a search's)."""
+        visits outside it). `latest`: a capped model (see :meth:`_DayModel.capped`), which
+        charges no lateness and starts each node by ``latest[node]`` (absent: its window's
+        end). `wide`: searched with the moves of _WIDE_MOVES too (OR-Tools builds its moves
+        when the model closes, so this is the model's, not a search's)."""
         self.nodes, self.vehicles = nodes, vehicles
         self.wide = wide
         fixed = fixed or {}
         self.fixed = fixed
+        self.latest = latest
+        self.visit_types: dict[int, int] = {}
         self.synchronised = any(v.double_handed or v.follows for v, _ in nodes)
         self.first_objective = 0
         self.closed = False
@@ -1012,9 +1054,11 @@ class _Model:
                 cumul.SetRange(fixed[node], fixed[node])
             elif v.fixed_start is not None:
                 cumul.SetRange(v.fixed_start, v.fixed_start)
+            elif latest is not None:
+                cumul.SetRange(v.window.start, latest.get(node, v.window.end))
             else:
                 cumul.SetRange(v.window.start, v.window.end + late)
-            if late and v.fixed_start is None:
+            if late and v.fixed_start is None and latest is None:
                 tdim.SetCumulVarSoftUpperBound(idx, v.window.end, params.lateness)
             if node not in fixed:
                 routing.AddDisjunction([idx], params.unassigned * max(1, v.priority))
@@ -1049,7 +1093,11 @@ class _Model:
                 solver.Add(solver.Sum(spans) <= limits[cid])
 
     def add_synchrony(self, params: SolveParams) -> None:
-        """Double-handed pairs and linked visits, as constraints on the CP solver."""
+        """Double-handed pairs and linked visits, as constraints on the CP solver; in a
+        capped model their times as node precedences and, where every vehicle is a different
+        person, their "other carer" as visit types, which OR-Tools' filters check before the
+        constraint solver (with soft bounds on the times that check is a linear program per
+        move, so only a capped model, which has none, does it)."""
         solver, routing, tdim, index_of = (
             self.routing.solver(),
             self.routing,
@@ -1058,34 +1106,58 @@ class _Model:
         )
         people: dict[str, int] = {}
         owners = [people.setdefault(veh.carer.carer_id, len(people)) for veh in self.vehicles]
+        capped = self.latest is not None
+        by_type = capped and len(people) == len(owners)
         tol = params.double_handed_tolerance_min * 60
         for v, k in self.nodes:
             if k:
                 continue
             if v.double_handed and (v.visit_id, 1) in index_of:
                 a, b = index_of[v.visit_id, 0], index_of[v.visit_id, 1]
-                # Vehicle -1 (inactive) maps to distinct sentinels so "neither" stays feasible.
-                who_a = solver.Element([-1, *owners], (routing.VehicleVar(a) + 1).Var())
-                who_b = solver.Element([-2, *owners], (routing.VehicleVar(b) + 1).Var())
-                solver.Add(who_a != who_b)
-                if self._both_fixed(a, b):
-                    continue
-                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
-                diff = tdim.CumulVar(a) - tdim.CumulVar(b)
-                solver.Add(diff <= tol)
-                solver.Add(diff >= -tol)
+                self._different_carers(a, b, owners, by_type=by_type)
+                # Both fixed: their starts come from a valid plan and agree already.
+                if not self._both_fixed(a, b):
+                    solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+                    if capped:
+                        tdim.AddNodePrecedence(a, b, -tol)
+                        tdim.AddNodePrecedence(b, a, -tol)
+                    else:
+                        diff = tdim.CumulVar(a) - tdim.CumulVar(b)
+                        solver.Add(diff <= tol)
+                        solver.Add(diff >= -tol)
             if v.follows and (v.follows, 0) in index_of:
                 u, w = index_of[v.follows, 0], index_of[v.visit_id, 0]
                 if v.link_other_carer:
-                    self._other_carers(v, owners)
+                    self._other_carers(v, owners, by_type=by_type)
                 if self._both_fixed(u, w):
                     continue
                 on = routing.ActiveVar(w)
                 solver.Add(on <= routing.ActiveVar(u))
                 # Start to start, in seconds like every time of the model.
-                gap = tdim.CumulVar(w) - tdim.CumulVar(u)
-                solver.Add(gap >= v.gap_min - LATEST_TIME * (1 - on))
-                solver.Add(gap <= v.gap_max + LATEST_TIME * (1 - on))
+                if capped:
+                    tdim.AddNodePrecedence(u, w, v.gap_min)
+                    tdim.AddNodePrecedence(w, u, -v.gap_max)
+                else:
+                    gap = tdim.CumulVar(w) - tdim.CumulVar(u)
+                    solver.Add(gap >= v.gap_min - LATEST_TIME * (1 - on))
+                    solver.Add(gap <= v.gap_max + LATEST_TIME * (1 - on))
+
+    def _different_carers(self, a: int, b: int, owners: list[int], *, by_type: bool) -> None:
+        """Nodes `a` and `b` (routing indices) go to two people: by visit types that may not
+        share a vehicle when `by_type` (each vehicle a different person), else by constraint."""
+        routing = self.routing
+        if by_type:
+            for idx in (a, b):
+                if idx not in self.visit_types:
+                    self.visit_types[idx] = len(self.visit_types)
+                    routing.SetVisitType(idx, self.visit_types[idx], routing.TYPE_ADDED_TO_VEHICLE)
+            routing.AddHardTypeIncompatibility(self.visit_types[a], self.visit_types[b])
+            return
+        solver = routing.solver()
+        # Vehicle -1 (inactive) maps to distinct sentinels so "neither" stays feasible.
+        who_a = solver.Element([-1, *owners], (routing.VehicleVar(a) + 1).Var())
+        who_b = solver.Element([-2, *owners], (routing.VehicleVar(b) + 1).Var())
+        solver.Add(who_a != who_b)
 
     def _both_fixed(self, a: int, b: int) -> bool:
         """Whether both nodes (routing indices) are done at fixed starts: these come from a
@@ -1094,18 +1166,16 @@ class _Model:
         node = self.manager.IndexToNode
         return node(a) in self.fixed and node(b) in self.fixed
 
-    def _other_carers(self, v: Visit, owners: list[int]) -> None:
+    def _other_carers(self, v: Visit, owners: list[int], *, by_type: bool) -> None:
         """No person (a split shift is several vehicles of one) does both `v` and the visit
         it follows: carer identities, not vehicles, must differ."""
-        solver, routing, index_of = self.routing.solver(), self.routing, self.index_of
+        index_of = self.index_of
         lead = v.follows
         for a, b in itertools.product(
             (idx for (vid, _), idx in index_of.items() if vid == lead),
             (idx for (vid, _), idx in index_of.items() if vid == v.visit_id),
         ):
-            who_a = solver.Element([-1, *owners], (routing.VehicleVar(a) + 1).Var())
-            who_b = solver.Element([-2, *owners], (routing.VehicleVar(b) + 1).Var())
-            solver.Add(who_a != who_b)
+            self._different_carers(a, b, owners, by_type=by_type)
 
     def add_unary_costs(self, extra: np.ndarray) -> None:
         """Per-(vehicle, node) costs as a dimension whose span is charged in the objective."""

@@ -629,6 +629,7 @@ def test_capped_rounds_improve_the_plan_and_keep_pairs_links_and_carers_apart(
     # (split shifts). A plan breaking them is refused by the whole model, so a round that
     # gains at all must have kept them.
     monkeypatch.setattr(_ortools, "_LARGE_DAY_NODES", 40)
+    monkeypatch.setattr(_ortools, "_CAPPED_DAY_NODES", 40)
     monkeypatch.setattr(_ortools, "_ROUNDS", ("capped",))
     gains = []
     alternate = _ortools._alternate

@@ -66,8 +66,9 @@ solver after its fast filters, and most moves fail there: on Mankowska's 400-nod
 search tries about 1,000 moves a second, against 15,000 with those constraints left out. Such
 a day is searched in rounds instead (:func:`_alternate`): a held round keeps every
 synchronised visit at its start, so its pairs need no constraint and the search moves
-everything else (and which carers do the held visits) quickly; a capped round moves every
-visit but none later than it is, charging no lateness, so that the pairs' times can be
+everything else (and which carers do the held visits) quickly; on a day of over
+``_CAPPED_DAY_NODES`` nodes a capped round moves every visit but none later than it is,
+charging no lateness, so that the pairs' times can be
 precedences that OR-Tools' filters check; a free round, the whole model, then trades travel
 for lateness. Each round lasts while it finds better plans, until a whole cycle of them finds
 none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as above); the time left
@@ -181,6 +182,12 @@ _ROUND_STALL = 0.02
 _FREE_ROUND = 0.05
 _ROUNDS = ("held", "capped", "free")
 _CAPPED_STALL = 3
+# Capped rounds only on days of over this many nodes. On Mankowska's 400-node 300_x at 300 s
+# they did better in every run (300_2: 8.9 % above the best published plan against 14.5-15.4 %
+# without), but on the 260-node 200_1 they did worse in two runs of three (13.5 and 14.5 %
+# against 6.7 and 10.7 %): there the free search after held and free rounds gains more from
+# their plans than from capped ones (benchmarks/README.md).
+_CAPPED_DAY_NODES = 300
 # Moves OR-Tools leaves out by default, added to the searches of such days (the models of
 # _alternate and the free search after it): exchanging the ends of two routes and moving a
 # visit next to a near one. On Mankowska's 200- and 300-patient instances at 300 s they took
@@ -656,15 +663,16 @@ class _DayModel:
 
 
 def _alternate(data: _DayModel, best: _Solution, deadline: float) -> tuple[_Solution, int]:
-    """Search the whole day in rounds of _ROUNDS until `deadline` or until a whole cycle of
-    them gains nothing; returns the plan and how many rounds ran.
+    """Search the whole day in rounds of _ROUNDS (capped ones on days of over
+    _CAPPED_DAY_NODES nodes) until `deadline` or until a whole cycle of them gains nothing;
+    returns the plan and how many rounds ran.
 
     A held round (:meth:`_DayModel.held`) keeps every synchronised visit at its start: the
     constraints tying pairs of visits drop out, so OR-Tools tries some fifteen times as many
     moves a second (Mankowska's 300_1), and can still move the rest and change which carers
     do the held ones. A capped round (:meth:`_DayModel.capped`) moves every visit, the held
     times too, but none later than it now is, and charges no lateness: the pairs are then
-    checked by OR-Tools' filters, and it tries some hundred times as many moves a second as a
+    checked by OR-Tools' filters, and it tries some 250 times as many moves a second as a
     free round (300_2). A free round, the whole model, trades travel for lateness. Each lasts
     while it keeps finding better plans (a capped one _CAPPED_STALL times as long, since it
     finds them more slowly); a free round at most _FREE_ROUND of the time limit.
@@ -673,9 +681,10 @@ def _alternate(data: _DayModel, best: _Solution, deadline: float) -> tuple[_Solu
     n = len(data.vehicles)
     valuer = data.valuer()
     window = max(1.0, params.time_limit * _ROUND_STALL)
+    kinds = [k for k in _ROUNDS if k != "capped" or len(data.nodes) > _CAPPED_DAY_NODES]
     rounds = fruitless = 0
-    while fruitless < len(_ROUNDS):
-        kind = _ROUNDS[rounds % len(_ROUNDS)]
+    while fruitless < len(kinds):
+        kind = kinds[rounds % len(kinds)]
         left = deadline - time.perf_counter()
         if left < _PART_MIN_SECONDS:
             break

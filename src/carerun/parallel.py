@@ -4,7 +4,8 @@ Sub-problems of a weekly plan and scenarios of a study are independent tasks tha
 large objects (road graphs, travel matrices). :func:`run_tasks` sends those shared objects to the
 workers once (``Client.scatter(..., broadcast=True)``) and passes references to each task, so they
 are not pickled again per task. Tasks are submitted with retries: when a worker dies mid-task the
-scheduler runs it again elsewhere. Results come back in input order, exactly one per task.
+scheduler runs it again elsewhere, and a task it cancels instead is submitted again (as many
+times). Results come back in input order, exactly one per task.
 
 Parallelism
 -----------
@@ -115,22 +116,35 @@ def _run_on_client(
     names: list[str],
     progress: Progress | None,
 ) -> list[R]:
+    from concurrent.futures import CancelledError
+
     from distributed import as_completed
 
     # One copy of each shared object per worker, not one per task.
     # Wrapped in a list: scatter() would spread a dict or list value out item by item.
     refs = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
-    futures = [
-        client.submit(
-            func, item, **refs, retries=retries, pure=False, key=f"carerun-{i}-{names[i]}"
-        )
-        for i, item in enumerate(items)
-    ]
-    position = {f.key: i for i, f in enumerate(futures)}
+
+    def submit(i: int, attempt: int) -> Any:
+        key = f"carerun-{i}-{names[i]}" + (f"-again{attempt}" if attempt else "")
+        return client.submit(func, items[i], **refs, retries=retries, pure=False, key=key)
+
+    futures = [submit(i, 0) for i in range(len(items))]
+    position = {f.key: (i, 0) for i, f in enumerate(futures)}
+    pending = as_completed(futures)
     results: dict[int, R] = {}
-    for done, future in enumerate(as_completed(futures), start=1):
-        i = position[future.key]
-        results[i] = future.result()
+    for future in pending:
+        i, attempt = position[future.key]
+        try:
+            results[i] = future.result()
+        except CancelledError:
+            # The scheduler may cancel a task whose worker died mid-task ("already forgotten",
+            # seen with distributed 2026.8) rather than retry it: submit it again, under a new key.
+            if attempt >= retries:
+                raise
+            again = submit(i, attempt + 1)
+            position[again.key] = (i, attempt + 1)
+            pending.add(again)
+            continue
         if progress:
-            progress(done, len(futures), names[i])
+            progress(len(results), len(items), names[i])
     return [results[i] for i in range(len(items))]

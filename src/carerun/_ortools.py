@@ -42,38 +42,37 @@ to OR-Tools with
 ``ReadAssignmentFromRoutes``. Without synchronised visits OR-Tools' own first solution
 (``first_solution``) is also built, on a short budget, and the better one is kept.
 
-The metaheuristic then searches the whole day for the rest of the time limit (of its first
-half when the day has co-located groups, see below). ``metaheuristic="ITERATED_LOCAL_SEARCH"``
-is OR-Tools' ``SolveWithIteratedLocalSearch``, which builds its own first solution and runs
-before anything else on the model; the greedy's plan is kept should it cost less. Days with
-double-handed or linked visits are searched by guided local search whatever the
-metaheuristic. With ``SolveParams.lns`` the search of the whole day stops once it has found
-no better plan for a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a
-day of over ``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes
-to a large neighbourhood search (:func:`_improve_by_parts`): a few nearby carers' routes and undone
-visits near them (:mod:`carerun._parts`) are built as a model of their own
-(:class:`_DayModel`), searched from their current routes for about 0.01 s a visit, and kept
-when they cost less. OR-Tools' moves shift one or two visits at a time across a whole day; a
-small model lets the same moves reshape several routes together. Visits tied to ones outside
-the part keep their start and stay off the partner's carer, so the plan stays valid. After
-eight parts in a row gain nothing, the whole day is searched again for as long as it keeps
-finding better plans (on Mankowska's 400-node G1 that one round took 251 of the 300 s, and
-rounds cut to 30 s did worse: benchmarks/README.md).
+The metaheuristic then searches the whole day for the rest of the time limit (of its first half
+when the day has co-located groups, see below). ``metaheuristic="ITERATED_LOCAL_SEARCH"`` is
+OR-Tools' ``SolveWithIteratedLocalSearch``, which builds its own first solution and runs before
+anything else on the model; the greedy's plan is kept should it cost less. Days with
+double-handed or linked visits are searched by guided local search whatever the metaheuristic.
+With ``SolveParams.lns`` the search of the whole day stops once it has found no better plan for
+a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a day of over
+``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes to a large
+neighbourhood search (:func:`_improve_by_parts`): a few nearby carers' routes and undone visits
+near them (:mod:`carerun._parts`) are built as a model of their own (:class:`_DayModel`),
+searched from their current routes for about 0.01 s a visit, and kept when they cost less.
+OR-Tools' moves shift one or two visits at a time across a whole day; a small model lets the
+same moves reshape several routes together. Visits tied to ones outside the part keep their
+start and stay off the partner's carer, so the plan stays valid. After eight parts in a row gain
+nothing, the whole day is searched again for as long as it keeps finding better plans (on
+Mankowska's 400-node G1 that one round took 251 of the 300 s, and rounds cut to 30 s did worse:
+benchmarks/README.md).
 
 On a day of over ``_LARGE_DAY_NODES`` nodes with synchronised visits (double-handed copies,
 linked visits) the constraints tying each pair of them are checked by OR-Tools' constraint
 solver after its fast filters, and most moves fail there: on Mankowska's 400-node 300_1 the
-search tries about 1,000 moves a second, against 15,000 with those constraints left out. Such
-a day is searched in rounds instead (:func:`_alternate`): a held round keeps every
-synchronised visit at its start, so its pairs need no constraint and the search moves
-everything else (and which carers do the held visits) quickly; on a day of over
-``_CAPPED_DAY_NODES`` nodes a capped round moves every visit but none later than it is,
-charging no lateness, so that the pairs' times can be
-precedences that OR-Tools' filters check; a free round, the whole model, then trades travel
-for lateness. Each round lasts while it finds better plans, until a whole cycle of them finds
-none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as above); the time left
-searches the whole day. These searches add two moves OR-Tools leaves
-out by default (_WIDE_MOVES), which took the large Mankowska instances 1.7-3.9 % lower.
+search tries about 1,000 moves a second, against 15,000 with those constraints left out. Such a
+day is searched in rounds instead (:func:`_alternate`): a held round keeps every synchronised
+visit at its start, so its pairs need no constraint and the search moves everything else (and
+which carers do the held visits) quickly; on a day of over ``_CAPPED_DAY_NODES`` nodes a capped
+round moves every visit but none later than it is, charging no lateness, so that the pairs'
+times can be precedences that OR-Tools' filters check; a free round, the whole model, then
+trades travel for lateness. Each round lasts while it finds better plans, until a whole cycle of
+them finds none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as above); the time
+left searches the whole day. These searches add two moves OR-Tools leaves out by default
+(_WIDE_MOVES), which took the large Mankowska instances 1.7-3.9 % lower.
 
 On a day with co-located groups, the second half of the time limit goes to the groups that
 the search left to carers of several providers (:func:`_regroup`). A group's provider is

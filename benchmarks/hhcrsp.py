@@ -124,7 +124,14 @@ def run_instance(
     }
 
 
-_SEARCH_STATS = ("portfolio_winner", "whole_rounds", "parts_tried", "parts_improved")
+_SEARCH_STATS = (
+    "portfolio_winner",
+    "whole_rounds",
+    "parts_tried",
+    "parts_improved",
+    "ruins_tried",
+    "ruins_improved",
+)
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -653,6 +653,21 @@ def test_capped_rounds_improve_the_plan_and_keep_pairs_links_and_carers_apart(
             assert carer_of[v.visit_id] != carer_of[v.follows]
 
 
+def test_ruin_and_recreate_improves_the_plan_and_keeps_pairs_and_links(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With no alternating rounds, the time after the greedy start goes to taking visits tied
+    # to no other out and putting them back. Plans are valued in the whole model, which
+    # refuses broken pairs and links, so a try that gains must have kept them.
+    monkeypatch.setattr(_ortools, "_LARGE_DAY_NODES", 40)
+    monkeypatch.setattr(_ortools, "_alternate", lambda data, best, deadline: (best, 0))
+    visits, carers = _paired_morning()
+    plan = solve(roster(visits, carers), SolveParams(time_limit=3.0, seed=2))
+    assert plan.stats["ruins_tried"] > plan.stats["ruins_improved"] > 0
+    assert plan.stats["objective"] < plan.stats["first_objective"]
+    _assert_pairs_and_links_hold(plan, visits)
+
+
 def test_wide_searches_add_the_wide_moves_and_keep_the_rest() -> None:
     plain: Any = _ortools._search_parameters(FAST, "SAVINGS", 1.0)
     wide: Any = _ortools._search_parameters(FAST, "SAVINGS", 1.0, wide=True)

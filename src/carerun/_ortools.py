@@ -189,9 +189,10 @@ _CAPPED_STALL = 3
 # over three runs (benchmarks/README.md).
 _CAPPED_DAY_NODES = 300
 # Once alternating gains no more (and without `lns`), _ruin_and_recreate takes this many
-# visits out at a time and gives a try at most _RECREATE_SECONDS. On Mankowska's 300_1-3 and
-# 200_1 at 300 s, one search each, that took the plans from 8.8, 12.3, 16.0 and 6.7-14.5 %
-# above the best published ones to 6.7, 8.1, 11.3 and 4.3 % (benchmarks/README.md).
+# visits out at a time and gives a try at most _RECREATE_SECONDS. On Mankowska's 200- and
+# 300-patient instances at 300 s (three runs each) the medians went from 10.7, 9.1, 9.5, 8.8,
+# 12.2 and 11.0 % above the best published plans to 5.4, 5.8, 4.6, 9.0, 6.8 and 9.7 %
+# (benchmarks/README.md).
 _RECREATE_VISITS = 20
 _RECREATE_SECONDS = 5.0
 # Moves OR-Tools leaves out by default, added to the searches of such days (the models of

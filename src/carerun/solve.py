@@ -136,7 +136,8 @@ class SolveParams:
         (large neighbourhood search). On a day of over 200 visits and copies that has double-handed
         or linked visits, the whole day is first searched in rounds that hold those visits at their
         starts and rounds that move them, until neither gains; with `lns` for at most 60 % of the
-        time, then parts; without, the rest searches the whole day. Not used with a
+        time, then parts; without, the rest takes 20 visits tied to no other out of the plan at a
+        time and puts them back, keeping what costs less (ruin and recreate). Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by default:
         it helps days of many short routes and hurts days of few long ones (Solomon VRPTW), and on
         the Rutland week it has not beaten the plain search on duplicate multi-provider events

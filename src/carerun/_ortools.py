@@ -70,9 +70,11 @@ which carers do the held visits) quickly; on a day of over ``_CAPPED_DAY_NODES``
 round moves every visit but none later than it is, charging no lateness, so that the pairs'
 times can be precedences that OR-Tools' filters check; a free round, the whole model, then
 trades travel for lateness. Each round lasts while it finds better plans, until a whole cycle of
-them finds none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as above); the time
-left searches the whole day. These searches add two moves OR-Tools leaves out by default
-(_WIDE_MOVES), which took the large Mankowska instances 1.7-3.9 % lower.
+them finds none (with ``lns``, at most _WHOLE_SHARE of the time, then parts as above). The time
+left goes to ruin and recreate (:func:`_ruin_and_recreate`): visits tied to no other are taken
+out of the plan a few at a time and a capped model puts them back. These searches add two moves
+OR-Tools leaves out by default (_WIDE_MOVES), which took the large Mankowska instances 1.7-3.9 %
+lower.
 
 On a day with co-located groups, the second half of the time limit goes to the groups that
 the search left to carers of several providers (:func:`_regroup`). A group's provider is
@@ -195,12 +197,12 @@ _CAPPED_DAY_NODES = 300
 # (benchmarks/README.md).
 _RECREATE_VISITS = 20
 _RECREATE_SECONDS = 5.0
-# Moves OR-Tools leaves out by default, added to the searches of such days (the models of
-# _alternate and the free search after it): exchanging the ends of two routes and moving a
-# visit next to a near one. On Mankowska's 200- and 300-patient instances at 300 s they took
-# each of 200_1, 300_1, 300_2 and 300_3 1.7-3.9 % lower (one search each,
-# benchmarks/README.md). Days that do not alternate search as before: on Solomon's eight R
-# and RC instances the plain search with them came to 2.91 % against 2.11 % without.
+# Moves OR-Tools leaves out by default, added to the searches of such days (the models of _alternate
+# and _ruin_and_recreate, and the free search after them): exchanging the ends of two routes and
+# moving a visit next to a near one. On Mankowska's 200- and 300-patient instances at 300 s they
+# took each of 200_1, 300_1, 300_2 and 300_3 1.7-3.9 % lower (one search each,
+# benchmarks/README.md). Days that do not alternate search as before: on Solomon's eight R and RC
+# instances the plain search with them came to 2.91 % against 2.11 % without.
 _WIDE_MOVES = ("use_cross_exchange", "use_relocate_neighbors")
 # Parts in a row that gain nothing before the whole day is searched again for a round.
 _PART_FAILURES = 8
@@ -473,15 +475,15 @@ def _solve_one_day(
         best, rounds = _alternate(data, best, search_began + (searched - search_began) * share)
         if not params.lns:
             best, ruins = _ruin_and_recreate(data, best, searched)
-        if not params.lns and searched - time.perf_counter() > _PART_MIN_SECONDS:
-            # Nothing to ruin (every visit is tied to another): one long free search, as on
-            # a day without pairs.
-            tail = data.build(wide=True).solve_part(
-                _node_lists(best.routes, len(vehicles)),
-                dataclasses.replace(params, seed=params.seed + rounds + 1),
-                searched - time.perf_counter(),
-            )
-            best = best if tail is None else tail
+            if searched - time.perf_counter() > _PART_MIN_SECONDS:
+                # Nothing to ruin (every visit is tied to another): one long free search, as
+                # on a day without pairs.
+                tail = data.build(wide=True).solve_part(
+                    _node_lists(best.routes, len(vehicles)),
+                    dataclasses.replace(params, seed=params.seed + rounds + 1),
+                    searched - time.perf_counter(),
+                )
+                best = best if tail is None else tail
     if params.lns and timed:
         best, parts = _improve_by_parts(data, best, searched)
     if groups and timed:

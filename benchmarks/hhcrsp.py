@@ -131,6 +131,8 @@ _SEARCH_STATS = (
     "parts_improved",
     "ruins_tried",
     "ruins_improved",
+    "restarts_tried",
+    "restarts_improved",
 )
 
 

@@ -371,6 +371,47 @@ def test_day_full_of_double_handed_visits_gets_a_complete_first_solution() -> No
     assert solve(r, again).assignments == solve(r, again).assignments
 
 
+def test_first_solution_places_a_visit_where_it_delays_no_other_past_its_window() -> None:
+    # "fixed" must start at 09:00 and goes first (priority). "flexible", at the same door,
+    # fits before it only by pushing it 45 min late, or after it at no cost: the first
+    # solution charges an insertion the lateness it causes along the run. (The hoist call
+    # makes the day synchronised, so the first solution is carerun's alone.)
+    r = roster(
+        [
+            visit("fixed", at(1, 0), "09:00", "09:00", priority=2),
+            visit("flexible", at(1, 0), "08:45", "12:00", duration=3600),
+            visit("hoist", at(5, 0), "13:00", "13:00", carers_required=2),
+        ],
+        [carer("A", at(0, 0)), carer("B", at(5, 0))],
+    )
+    params = SolveParams(time_limit=0.3, solution_limit=1, lateness_limit_min=60)
+    plan = solve(r, params)
+    start = {a.visit_id: a.start for a in plan.assignments}
+    assert (start["fixed"], start["flexible"]) == (hm("09:00"), hm("09:30"))
+
+
+def test_first_solution_leaves_the_visit_that_follows_a_place() -> None:
+    # "wash" needs the nurse, starting with "meds" but by another carer; the nurse starts at
+    # 10:00. "meds" done at 09:00 by A, the earliest, would leave "wash" no place.
+    meds = visit("meds", at(1, 0), "09:00", "12:00")
+    wash = visit(
+        "wash",
+        at(1, 0),
+        "09:00",
+        "12:00",
+        follows="meds",
+        link_other_carer=True,
+        skills=frozenset({"nurse"}),
+    )
+    nurse = carer("N", at(0, 0), "10:00-14:00", skills=frozenset({"nurse"}))
+    r = roster([meds, wash], [carer("A", at(0, 0)), nurse])
+    plan = solve(r, SolveParams(time_limit=0.3, solution_limit=1))
+    assert not plan.unassigned
+    start = {a.visit_id: a.start for a in plan.assignments}
+    assert start["meds"] == start["wash"] > hm("10:00")
+    assert plan.carers_of("meds") == ("A",) and plan.carers_of("wash") == ("N",)
+
+
 def couple_at_one_door(
     door: Location, carers: list[Carer], *, x: dict[str, Any], y: dict[str, Any]
 ) -> Roster:
@@ -602,6 +643,20 @@ def test_large_neighbourhood_search_keeps_pairs_and_links_valid() -> None:
     plan = solve(roster(visits, carers), SolveParams(time_limit=3.0, seed=2, lns=True))
     assert plan.stats["parts_tried"] > 0
     _assert_pairs_and_links_hold(plan, visits)
+
+
+def test_a_stalled_search_starts_afresh_from_its_best_plan_and_keeps_pairs_and_links() -> None:
+    # A day this small stalls within a second of a 4 s limit, so the search starts afresh
+    # from its best plan at least once; the restarted searches keep every pair and link.
+    visits, carers = _paired_morning()
+    plan = solve(roster(visits, carers), SolveParams(time_limit=4.0, seed=2))
+    assert plan.stats["restarts_tried"] > 0
+    assert plan.stats["restarts_improved"] <= plan.stats["restarts_tried"]
+    assert plan.stats["objective"] <= plan.stats["first_objective"]
+    _assert_pairs_and_links_hold(plan, visits)
+    # A search with `lns` spends the time on parts instead.
+    parts = solve(roster(visits, carers), SolveParams(time_limit=3.0, seed=2, lns=True))
+    assert parts.stats["restarts_tried"] == 0
 
 
 def test_rounds_holding_paired_visits_at_their_starts_keep_pairs_and_links_valid(

@@ -18,6 +18,11 @@ from carerun.solve import SolveParams
 
 # Orders in which the greedy first solution takes the visits (see Greedy.run).
 ORDERS = ("hardest", "time")
+# A run re-timed with one more stop: its nodes, their earliest and latest starts, its span.
+_State = tuple[list[int], list[int], list[int], int]
+# Cheapest places of a visit that others follow tried for one that leaves them a place, before
+# the cheapest place is taken regardless (each try looks at every run).
+LOOKAHEAD_PLACES = 20
 # Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
 PAIR_OPTIONS = 4
 
@@ -30,9 +35,12 @@ class Greedy:
     goes where it adds least cost (travel, unary costs, lateness); a follower waits for the
     visit it follows.
     A run keeps, per stop, its earliest and latest feasible start, so trying a place costs
-    O(1) and only a chosen insertion re-times the run. Synchronised stops (double-handed copies,
-    linked visits) are fixed at the start chosen for them, so later insertions cannot move
-    them apart.
+    O(1) and only a chosen insertion re-times the run. Where lateness is allowed and charged,
+    an insertion also delays the stops after it, perhaps past their windows: the cheapest
+    places are then re-timed, in order of their cost without that, until the next costs more
+    without it than the best so far with it (a delay never makes a stop less late).
+    Synchronised stops (double-handed copies, linked visits) are fixed at the start chosen for
+    them, so later insertions cannot move them apart.
     """
 
     def __init__(
@@ -73,8 +81,12 @@ class Greedy:
         self.span = [0] * len(vehicles)
         self.worked: dict[str, int] = {}
         self.loaded = [0] * len(vehicles)
+        # Whether an insertion is charged the lateness it causes further along its run.
+        self.delays = params.lateness > 0 and late > 0
         self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
         self.carers_of: dict[str, set[str]] = {}  # visit id -> carers doing it, once placed
+        self.copies: dict[str, list[int]] = {}  # visit id -> its nodes
+        self.following: dict[str, list[Visit]] = {}  # visit id -> the visits that follow it
 
     def run(self, *, order: str = "hardest", early: Collection[str] = ()) -> list[list[int]]:
         """Place every visit it can; `order` ``"hardest"`` takes pinned visits first, then
@@ -85,6 +97,10 @@ class Greedy:
             copies.setdefault(v.visit_id, []).append(node)
         visits = {v.visit_id: v for v, _ in self.nodes}
         leaders = {v.follows for v in visits.values() if v.follows in visits}
+        self.copies = copies
+        for v in visits.values():
+            if v.follows in visits:
+                self.following.setdefault(v.follows, []).append(v)
 
         def rank(v: Visit) -> tuple[int, int, int, int, str]:
             linked = bool(v.follows) or v.visit_id in leaders
@@ -112,12 +128,18 @@ class Greedy:
                 continue
             done.add(v.visit_id)
             self._place(v, copies[v.visit_id], linked=linked, fixed=linked or v.visit_id in leaders)
-            # Followers waiting on this visit go next, while its start is fresh.
-            queue[:0] = sorted(waiting.pop(v.visit_id, []), key=rank)
+            # The visits following this one go next, before others take the places left
+            # for them (see _followers_fit).
+            after = waiting.pop(v.visit_id, [])
+            if v.visit_id in self.following:
+                after += [f for f in queue if f.follows == v.visit_id]
+                queue = [f for f in queue if f.follows != v.visit_id]
+            queue[:0] = sorted(after, key=rank)
         return self.runs
 
     def cost(self) -> int:
-        """The objective of the runs built, as OR-Tools counts it (lateness aside)."""
+        """The objective of the runs built, as OR-Tools counts it, each stop at its earliest
+        start (OR-Tools may time stops tied to others better)."""
         placed = {x for run in self.runs for x in run}
         total = sum(
             self.params.unassigned * max(1, v.priority)
@@ -128,6 +150,7 @@ class Greedy:
             tr, stops = self.tr[k], [self.base[k], *run, self.base[k]]
             total += self.params.travel * sum(tr[a][b] for a, b in itertools.pairwise(stops))
             total += sum(self.extra[k][x] for x in run)
+            total += self.params.lateness * self._lateness(k)
         return total
 
     def _place(self, v: Visit, nodes: list[int], *, linked: bool, fixed: bool) -> None:
@@ -213,9 +236,7 @@ class Greedy:
             prev = x
         return early, latest, t + tr[prev][base] - depart
 
-    def _try(
-        self, k: int, x: int, p: int, at: int | None
-    ) -> tuple[list[int], list[int], list[int], int] | None:
+    def _try(self, k: int, x: int, p: int, at: int | None) -> _State | None:
         saved = self.lo[x], self.hi[x]
         if at is not None:
             self.lo[x] = self.hi[x] = at
@@ -230,9 +251,7 @@ class Greedy:
             return None
         return run, timed[0], timed[1], timed[2]
 
-    def _apply(
-        self, k: int, x: int, at: int | None, state: tuple[list[int], list[int], list[int], int]
-    ) -> None:
+    def _apply(self, k: int, x: int, at: int | None, state: _State) -> None:
         if at is not None:
             self.lo[x] = self.hi[x] = at
         cid = self.vehicles[k].carer.carer_id
@@ -244,18 +263,37 @@ class Greedy:
 
     def _place_one(self, v: Visit, x: int, *, fixed: bool, banned: Collection[str] = ()) -> None:
         options = sorted(
-            (cost, first, k, p)
+            (cost, first, last, k, p)
             for k in self._open(x, banned)
-            for cost, first, _, p in self._options(k, x)
+            for cost, first, last, p in self._options(k, x)
         )
-        for _, first, k, p in options:
-            at = first if fixed else None
-            state = self._try(k, x, p, at)
-            if state is not None:
-                self._apply(k, x, at, state)
-                if fixed:
-                    self.start_of[v.visit_id] = first
-                return
+        best: tuple[int, int, int, int | None, _State] | None = None
+        for lookahead in self._lookaheads(v):
+            aligned = self._aligned(v) if lookahead else []
+            for tried, (cost, first, last, k, p) in enumerate(options):
+                if best is not None and cost >= best[0]:
+                    break
+                if lookahead and tried == LOOKAHEAD_PLACES:
+                    break
+                carer = {self.vehicles[k].carer.carer_id}
+                start = self._start(v, first, last, carer, aligned) if lookahead else first
+                if start is None:
+                    continue
+                at = start if fixed else None
+                state = self._try(k, x, p, at)
+                if state is None:
+                    continue
+                own = self.params.lateness * max(0, first - self.due[x])
+                best = (cost - own + self._late_cost(k, state), k, p, at, state)
+                if not self.delays:
+                    break
+            if best is not None:
+                break
+        if best is not None:
+            _, k, p, at, state = best
+            self._apply(k, x, at, state)
+            if fixed:
+                self.start_of[v.visit_id] = state[1][p]
 
     def _open(self, x: int, banned: Collection[str]) -> list[int]:
         """Vehicles allowed for node `x` whose carer is not `banned`."""
@@ -275,15 +313,104 @@ class Greedy:
                     continue
                 for cx, fx, lx, px in mine[x, kx]:
                     for cy, fy, ly, py in mine[y, ky]:
-                        first = max(fx, fy)
-                        if first <= min(lx, ly):
-                            combos.append((cx + cy, first, kx, px, ky, py))
+                        first, last = max(fx, fy), min(lx, ly)
+                        if first <= last:
+                            own = max(0, fx - self.due[x]) + max(0, fy - self.due[y])
+                            combos.append((cx + cy, first, last, kx, px, ky, py, own))
         combos.sort()
-        for _, first, kx, px, ky, py in combos:
-            sx = self._try(kx, x, px, first)
-            sy = self._try(ky, y, py, first) if sx is not None else None
-            if sx is not None and sy is not None:
-                self._apply(kx, x, first, sx)
-                self._apply(ky, y, first, sy)
-                self.start_of[v.visit_id] = first
-                return
+        best: tuple[int, int, int, _State, int, _State] | None = None
+        for lookahead in self._lookaheads(v):
+            aligned = self._aligned(v) if lookahead else []
+            for tried, (cost, earliest, last, kx, px, ky, py, own) in enumerate(combos):
+                if best is not None and cost >= best[0]:
+                    break
+                if lookahead and tried == LOOKAHEAD_PLACES:
+                    break
+                carers = {self.vehicles[kx].carer.carer_id, self.vehicles[ky].carer.carer_id}
+                start = self._start(v, earliest, last, carers, aligned) if lookahead else earliest
+                if start is None:
+                    continue
+                sx = self._try(kx, x, px, start)
+                sy = self._try(ky, y, py, start) if sx is not None else None
+                if sx is None or sy is None:
+                    continue
+                late = self._late_cost(kx, sx) + self._late_cost(ky, sy)
+                best = (cost - self.params.lateness * own + late, start, kx, sx, ky, sy)
+                if not self.delays:
+                    break
+            if best is not None:
+                break
+        if best is not None:
+            _, first, kx, sx, ky, sy = best
+            self._apply(kx, x, first, sx)
+            self._apply(ky, y, first, sy)
+            self.start_of[v.visit_id] = first
+
+    def _lateness(self, k: int, state: _State | None = None) -> int:
+        """Seconds late over the stops of run `k` (or of `state`, a re-timed run of `k`), each
+        at its earliest start."""
+        run, early = (self.runs[k], self.early[k]) if state is None else state[:2]
+        return sum(max(0, t - self.due[x]) for x, t in zip(run, early, strict=True))
+
+    def _late_cost(self, k: int, state: _State) -> int:
+        """What run `k` costs in lateness more as `state` (the run re-timed with one more stop)
+        than as it is; 0 where lateness is not charged."""
+        if not self.delays:
+            return 0
+        return self.params.lateness * (self._lateness(k, state) - self._lateness(k))
+
+    def _lookaheads(self, v: Visit) -> tuple[bool, ...]:
+        """Whether to look ahead to the visits following `v` in each pass over its places: a
+        visit others follow first looks for a place that leaves them one, then any place."""
+        return (True, False) if v.visit_id in self.following else (False,)
+
+    def _aligned(self, v: Visit) -> list[tuple[int, int]]:
+        """Ranges of starts of `v` that would let some visit following it start in a place it
+        has as the runs stand."""
+        return [
+            (first - f.gap_max, last - f.gap_min)
+            for f in self.following.get(v.visit_id, ())
+            for x in self.copies[f.visit_id]
+            for k in self._open(x, ())
+            for _, first, last, _ in self._options(k, x)
+        ]
+
+    def _start(
+        self,
+        v: Visit,
+        first: int,
+        last: int,
+        carers: Collection[str],
+        aligned: list[tuple[int, int]],
+    ) -> int | None:
+        """The earliest start of `v` in `first` … `last`, done by `carers`, that leaves the
+        visits following it a place: `first`, else the earliest such start among `aligned`
+        (see _aligned); None if neither does."""
+        if self._followers_fit(v, first, carers):
+            return first
+        start = min(
+            (max(first, a) for a, b in aligned if max(first, a) <= min(last, b)), default=None
+        )
+        return start if start is not None and self._followers_fit(v, start, carers) else None
+
+    def _followers_fit(self, v: Visit, start: int, carers: Collection[str]) -> bool:
+        """Whether each visit following `v`, were `v` to start at `start` done by `carers`,
+        still has a place (a carer for each copy) as the runs stand, `v` not yet among them."""
+        for f in self.following.get(v.visit_id, ()):
+            banned = carers if f.link_other_carer else ()
+            nodes = self.copies[f.visit_id]
+            able: set[str] = set()
+            for x in nodes:
+                saved = self.lo[x], self.hi[x]
+                self.lo[x] = max(self.lo[x], start + f.gap_min)
+                self.hi[x] = min(self.hi[x], start + f.gap_max)
+                if self.lo[x] <= self.hi[x]:
+                    able.update(
+                        self.vehicles[k].carer.carer_id
+                        for k in self._open(x, banned)
+                        if self._options(k, x)
+                    )
+                self.lo[x], self.hi[x] = saved
+            if len(able) < len(nodes):
+                return False
+        return True

@@ -120,9 +120,12 @@ def _run_on_client(
 
     from distributed import as_completed
 
-    # One copy of each shared object per worker, not one per task.
-    # Wrapped in a list: scatter() would spread a dict or list value out item by item.
-    refs = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
+    def share() -> dict[str, Any]:
+        # One copy of each shared object per worker, not one per task.
+        # Wrapped in a list: scatter() would spread a dict or list value out item by item.
+        return {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
+
+    refs = share()
 
     def submit(i: int, attempt: int) -> Any:
         key = f"carerun-{i}-{names[i]}" + (f"-again{attempt}" if attempt else "")
@@ -141,6 +144,9 @@ def _run_on_client(
             # seen with distributed 2026.8) rather than retry it: submit it again, under a new key.
             if attempt >= retries:
                 raise
+            # Or cancel it for "lost dependencies": the scheduler may count the shared objects
+            # lost with the worker, so share them again first.
+            refs.update(share())
             again = submit(i, attempt + 1)
             position[again.key] = (i, attempt + 1)
             pending.add(again)

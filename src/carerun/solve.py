@@ -137,10 +137,12 @@ class SolveParams:
         or linked visits, the whole day is first searched in rounds that hold those visits at their
         starts and rounds that move them, until neither gains; with `lns` for at most 60 % of the
         time, then parts; without, the rest takes 20 visits tied to no other out of the plan at a
-        time and puts them back, keeping what costs less (ruin and recreate). Not used with a
-        `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by default:
-        it helps days of many short routes and hurts days of few long ones (Solomon VRPTW), and on
-        the Rutland week it has not beaten the plain search on duplicate multi-provider events
+        time and puts them back, keeping what costs less (ruin and recreate). On a smaller day with
+        such visits, the search without `lns` starts afresh from its best plan whenever it finds no
+        better one for a quarter of the time limit. Not used with a `solution_limit`, whose runs
+        stay reproducible whatever the machine's speed. Off by default: it helps days of many short
+        routes and hurts days of few long ones (Solomon VRPTW), and on the Rutland week it has not
+        beaten the plain search on duplicate multi-provider events
         (benchmarks/README.md). ``portfolio=2`` runs both.
     share_depots
         Carers leaving from one place (the same base) share one depot node in the routing
@@ -572,6 +574,8 @@ def _merge(parts: list[Plan], *, label: str) -> Plan:
         "parts_improved",
         "groups_regrouped",
         "whole_rounds",
+        "restarts_tried",
+        "restarts_improved",
     ):
         stats[key] = float(sum(p.stats.get(key, 0.0) for p in parts))
     stats["parts"] = float(len(parts))

@@ -205,7 +205,8 @@ _RECREATE_SECONDS = 5.0
 # afresh from the best plan once it has found no better one for this share of the time limit
 # (_restart): its penalties, grown over a long stall, steer it away from where the best plans
 # are. On the Italian HHCRSP instances at 60 s the mean gap to the best published plans went
-# from 5.1 to 4.0 % (0.1 of the limit: 4.9 %; ruin and recreate in place of the restarts: 6.3 %).
+# from 5.1 to 4.0-4.6 % in three runs (a tenth of the limit: 4.9 %; ruin and recreate in place
+# of the restarts: 6.3 %; benchmarks/README.md).
 _RESTART_STALL = 0.25
 # Moves OR-Tools leaves out by default, added to the searches of such days (the models of _alternate
 # and _ruin_and_recreate, and the free search after them): exchanging the ends of two routes and

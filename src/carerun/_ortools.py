@@ -759,14 +759,22 @@ def _restart(
         model.stall.arm(max(1.0, params.time_limit * _RESTART_STALL))
         again = dataclasses.replace(params, seed=params.seed + tried)
         found = model.solve_part(_node_lists(best.routes, n), again, left)
-        if found is None:
-            continue
-        valued = valuer.restore(_node_lists(found.routes, n), params)
-        if valued is None or valued.ObjectiveValue() >= best.objective:
-            continue
-        improved += 1
-        best = valuer.read(valued)
+        best, gained = _keep_lower(valuer, found, best, params, n)
+        improved += gained
     return best, (tried, improved)
+
+
+def _keep_lower(
+    valuer: _Model, found: _Solution | None, best: _Solution, params: SolveParams, n: int
+) -> tuple[_Solution, bool]:
+    """`found` as `valuer` (see :meth:`_DayModel.valuer`) values it if that is lower than
+    `best`, else `best`; and whether it was."""
+    if found is None:
+        return best, False
+    valued = valuer.restore(_node_lists(found.routes, n), params)
+    if valued is None or valued.ObjectiveValue() >= best.objective:
+        return best, False
+    return valuer.read(valued), True
 
 
 def _ruin_and_recreate(
@@ -799,13 +807,8 @@ def _ruin_and_recreate(
         ruined = [[x for x in route if x not in out] for route in _node_lists(best.routes, n)]
         found = data.capped(best.routes).solve_part(ruined, descent, min(left, _RECREATE_SECONDS))
         tried += 1
-        if found is None:
-            continue
-        valued = valuer.restore(_node_lists(found.routes, n), params)
-        if valued is None or valued.ObjectiveValue() >= best.objective:
-            continue
-        improved += 1
-        best = valuer.read(valued)
+        best, gained = _keep_lower(valuer, found, best, params, n)
+        improved += gained
     return best, (tried, improved)
 
 

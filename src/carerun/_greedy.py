@@ -86,21 +86,19 @@ class Greedy:
         self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
         self.carers_of: dict[str, set[str]] = {}  # visit id -> carers doing it, once placed
         self.copies: dict[str, list[int]] = {}  # visit id -> its nodes
+        for node, (v, _) in enumerate(nodes):
+            self.copies.setdefault(v.visit_id, []).append(node)
         self.following: dict[str, list[Visit]] = {}  # visit id -> the visits that follow it
+        for v, k in nodes:
+            if k == 0 and v.follows in self.copies:
+                self.following.setdefault(v.follows, []).append(v)
 
     def run(self, *, order: str = "hardest", early: Collection[str] = ()) -> list[list[int]]:
         """Place every visit it can; `order` ``"hardest"`` takes pinned visits first, then
         double-handed ones and those in `early`, then linked ones; ``"time"`` only pinned
         ones first; then by priority and window."""
-        copies: dict[str, list[int]] = {}
-        for node, (v, _) in enumerate(self.nodes):
-            copies.setdefault(v.visit_id, []).append(node)
+        copies, leaders = self.copies, self.following
         visits = {v.visit_id: v for v, _ in self.nodes}
-        leaders = {v.follows for v in visits.values() if v.follows in visits}
-        self.copies = copies
-        for v in visits.values():
-            if v.follows in visits:
-                self.following.setdefault(v.follows, []).append(v)
 
         def rank(v: Visit) -> tuple[int, int, int, int, str]:
             linked = bool(v.follows) or v.visit_id in leaders

@@ -139,11 +139,12 @@ class SolveParams:
         time, then parts; without, the rest takes 20 visits tied to no other out of the plan at a
         time and puts them back, keeping what costs less (ruin and recreate). On a smaller day with
         such visits, the search without `lns` starts afresh from its best plan whenever it finds no
-        better one for a quarter of the time limit. Not used with a `solution_limit`, whose runs
-        stay reproducible whatever the machine's speed. Off by default: it helps days of many short
-        routes and hurts days of few long ones (Solomon VRPTW), and on the Rutland week it has not
-        beaten the plain search on duplicate multi-provider events
-        (benchmarks/README.md). ``portfolio=2`` runs both.
+        better one for a quarter of the time limit, every other time moving no visit later than
+        it is (a quicker search, which cannot trade travel for lateness). Not used with a
+        `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
+        default: it helps days of many short routes and hurts days of few long ones (Solomon
+        VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
+        multi-provider events (benchmarks/README.md). ``portfolio=2`` runs both.
     share_depots
         Carers leaving from one place (the same base) share one depot node in the routing
         model instead of one each. OR-Tools then sees them as one class of vehicle and searches

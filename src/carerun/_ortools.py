@@ -207,7 +207,7 @@ _RECREATE_SECONDS = 5.0
 # are. On the Italian HHCRSP instances at 60 s the mean gap to the best published plans went
 # from 5.1 to 4.0-4.6 % in three runs (a tenth of the limit: 4.9 %; ruin and recreate in place
 # of the restarts: 6.3 %; benchmarks/README.md). Every other restart searches a capped model
-# (see _restart): Italian 4.6 -> 4.2 %, Mankowska 50-100 patients 5.7 -> 4.8 % (one run each).
+# (see _restart): Italian 4.6 -> 4.2 % (two runs), Mankowska up to 100 patients 3.0 -> 2.3 %.
 _RESTART_STALL = 0.25
 # Moves OR-Tools leaves out by default, added to the searches of such days (the models of _alternate
 # and _ruin_and_recreate, and the free search after them): exchanging the ends of two routes and

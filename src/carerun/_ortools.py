@@ -710,7 +710,7 @@ def _alternate(data: _DayModel, best: _Solution, deadline: float) -> tuple[_Solu
     params = data.params
     n = len(data.vehicles)
     valuer = data.valuer()
-    window = max(1.0, params.time_limit * _ROUND_STALL)
+    window = _stall_window(params, _ROUND_STALL)
     kinds = [k for k in _ROUNDS if k != "capped" or len(data.nodes) > _CAPPED_DAY_NODES]
     rounds = fruitless = 0
     while fruitless < len(kinds):
@@ -763,10 +763,10 @@ def _restart(
         tried += 1
         if tried % 2:
             model = data.capped(best.routes)
-            window = max(1.0, params.time_limit * _ROUND_STALL) * _CAPPED_STALL
+            window = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
         else:
             model = data.build()
-            window = max(1.0, params.time_limit * _RESTART_STALL)
+            window = _stall_window(params, _RESTART_STALL)
         model.watch_stall()
         model.stall.arm(window)
         again = dataclasses.replace(params, seed=params.seed + tried)
@@ -774,6 +774,12 @@ def _restart(
         best, gained = _keep_lower(valuer, found, best, params, n)
         improved += gained
     return best, (tried, improved)
+
+
+def _stall_window(params: SolveParams, share: float) -> float:
+    """Seconds without a better plan that end a search: `share` of the time limit, at least
+    1 s (see :class:`_Stall`)."""
+    return max(1.0, params.time_limit * share)
 
 
 def _keep_lower(
@@ -843,7 +849,7 @@ def _improve_by_parts(
     n = len(data.vehicles)
     valuer = data.valuer()
     rounds = failures = tried = improved = 0
-    chunk = max(1.0, params.time_limit * _WHOLE_ROUND)
+    chunk = _stall_window(params, _WHOLE_ROUND)
     while True:
         rounds += 1
         stops_of = {k: stops for k, (stops, _, _) in routes.items()}
@@ -1361,7 +1367,7 @@ class _Model:
         if not params.lns or params.solution_limit is not None:
             left = max(stop - time.perf_counter(), params.time_limit * 0.1)
             if self.restarts(params):
-                self.stall.arm(max(1.0, params.time_limit * _RESTART_STALL))
+                self.stall.arm(_stall_window(params, _RESTART_STALL))
             found = routing.SolveFromAssignmentWithParameters(
                 start, self._search(params, params.first_solution, left)
             )
@@ -1370,7 +1376,7 @@ class _Model:
         # while); what is left of the time goes to re-solving parts (_improve_by_parts).
         share = _LARGE_WHOLE_SHARE if len(self.nodes) > _LARGE_DAY_NODES else _WHOLE_SHARE
         whole = began + (stop - began) * share
-        self.stall.arm(max(1.0, params.time_limit * _WHOLE_ROUND))
+        self.stall.arm(_stall_window(params, _WHOLE_ROUND))
         found = routing.SolveFromAssignmentWithParameters(
             start,
             self._search(params, params.first_solution, max(whole - time.perf_counter(), 0.1)),

@@ -371,7 +371,9 @@ def test_day_full_of_double_handed_visits_gets_a_complete_first_solution() -> No
     assert solve(r, again).assignments == solve(r, again).assignments
 
 
-def test_first_solution_places_a_visit_where_it_delays_no_other_past_its_window() -> None:
+def test_first_solution_places_a_visit_where_it_delays_no_other_past_its_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # "fixed" must start at 09:00 and goes first (priority). "flexible", at the same door,
     # fits before it only by pushing it 45 min late, or after it at no cost: the first
     # solution charges an insertion the lateness it causes along the run. (The hoist call
@@ -388,6 +390,12 @@ def test_first_solution_places_a_visit_where_it_delays_no_other_past_its_window(
     plan = solve(r, params)
     start = {a.visit_id: a.start for a in plan.assignments}
     assert (start["fixed"], start["flexible"]) == (hm("09:00"), hm("09:30"))
+    # On a large day the first solution is blind to those delays: "flexible" goes before
+    # "fixed" at the same travel, which starts 45 min late.
+    monkeypatch.setattr(_ortools, "_LARGE_DAY_NODES", 3)
+    blind = solve(r, params)
+    late = blind.stats["first_objective"] - plan.stats["first_objective"]
+    assert late == params.lateness * 45 * 60
 
 
 def test_first_solution_leaves_the_visit_that_follows_a_place() -> None:

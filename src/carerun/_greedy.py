@@ -35,10 +35,10 @@ class Greedy:
     goes where it adds least cost (travel, unary costs, lateness); a follower waits for the
     visit it follows.
     A run keeps, per stop, its earliest and latest feasible start, so trying a place costs
-    O(1) and only a chosen insertion re-times the run. Where lateness is allowed and charged,
-    an insertion also delays the stops after it, perhaps past their windows: the cheapest
-    places are then re-timed, in order of their cost without that, until the next costs more
-    without it than the best so far with it (a delay never makes a stop less late).
+    O(1) and only a chosen insertion re-times the run. Where lateness is allowed and charged
+    (and `delays`), an insertion also delays the stops after it, perhaps past their windows:
+    the cheapest places are then re-timed, in order of their cost without that, until the next
+    costs more without it than the best so far with it (a delay never makes a stop less late).
     Synchronised stops (double-handed copies, linked visits) are fixed at the start chosen for
     them, so later insertions cannot move them apart.
     """
@@ -55,6 +55,8 @@ class Greedy:
         late: int,
         load: list[int] | None,
         caps: list[int] | None,
+        *,
+        delays: bool = True,
     ) -> None:
         self.nodes, self.vehicles, self.allowed_of = nodes, vehicles, allowed_of
         self.params, self.limits = params, limits
@@ -82,7 +84,7 @@ class Greedy:
         self.worked: dict[str, int] = {}
         self.loaded = [0] * len(vehicles)
         # Whether an insertion is charged the lateness it causes further along its run.
-        self.delays = params.lateness > 0 and late > 0
+        self.delays = delays and params.lateness > 0 and late > 0
         self.start_of: dict[str, int] = {}  # visit id -> start of its copy 0, once placed
         self.carers_of: dict[str, set[str]] = {}  # visit id -> carers doing it, once placed
         self.copies: dict[str, list[int]] = {}  # visit id -> its nodes

@@ -398,6 +398,35 @@ def test_first_solution_places_a_visit_where_it_delays_no_other_past_its_window(
     assert late == params.lateness * 45 * 60
 
 
+def test_worst_lateness_spreads_the_lateness() -> None:
+    # Only A may do X, Y (60 min, due 09:00) and Z (50 min, due 10:00), all at A's door.
+    # X, Z, Y: Y 110 min late, 110 in all; X, Y, Z: Y and Z 60 min late each, 120 in all.
+    # Charged 2 a second of lateness, X, Z, Y costs less (220 against 240 min); with the
+    # largest lateness charged 1 too, X, Y, Z does (300 against 330). Only a squeezed restart
+    # finds it: every other search charges lateness visit by visit. (The hoist visit makes
+    # the day synchronised, so that its search restarts.)
+    door, skill = at(0, 0), frozenset({"s"})
+    r = roster(
+        [
+            visit("X", door, "09:00", "09:00", duration=3600, skills=skill),
+            visit("Y", door, "09:00", "09:00", duration=3600, skills=skill),
+            visit("Z", door, "09:00", "10:00", duration=3000, skills=skill),
+            visit("hoist", at(5, 0), "13:00", "13:00", carers_required=2),
+        ],
+        [carer("A", door, skills=skill), carer("B", at(5, 0)), carer("C", at(5, 0))],
+    )
+
+    def worst(plan: Plan) -> int:
+        due = {v.visit_id: v.window.end for v in r.visits}
+        return max(a.start - due[a.visit_id] for a in plan.assignments)
+
+    plain = solve(r, SolveParams(time_limit=1.0, lateness_limit_min=120))
+    assert worst(plain) == 110 * 60
+    params = SolveParams(time_limit=8.0, lateness_limit_min=120, worst_lateness=1)
+    spread = solve(r, params)
+    assert worst(spread) == 60 * 60
+
+
 def test_first_solution_leaves_the_visit_that_follows_a_place() -> None:
     # "wash" needs the nurse, starting with "meds" but by another carer; the nurse starts at
     # 10:00. "meds" done at 09:00 by A, the earliest, would leave "wash" no place.

@@ -50,7 +50,9 @@ anything else on the model; the greedy's plan is kept should it cost less. Days 
 double-handed or linked visits are searched by guided local search whatever the metaheuristic;
 on such a day of up to ``_LARGE_DAY_NODES`` nodes without ``lns``, the search starts afresh
 from the best plan each time it finds no better one for a quarter of the time limit, every
-other time on a capped model that moves no visit later (:func:`_restart`).
+other time on a capped model that moves no visit later (:func:`_restart`); with
+``worst_lateness``, which OR-Tools cannot charge, every third time on a squeezed one that
+allows less lateness than the plan's largest (:func:`_squeezed`).
 With ``SolveParams.lns`` the search of the whole day stops once it has found no better plan for
 a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a day of over
 ``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes to a large
@@ -209,6 +211,9 @@ _RECREATE_SECONDS = 5.0
 # of the restarts: 6.3 %; benchmarks/README.md). Every other restart searches a capped model
 # (see _restart): Italian 4.6 -> 4.2 % (two runs), Mankowska up to 100 patients 3.0 -> 2.3 %.
 _RESTART_STALL = 0.25
+# With SolveParams.worst_lateness, every third restart allows visits this share of the plan's
+# largest lateness (see _squeezed).
+_SQUEEZE = 0.75
 # Moves OR-Tools leaves out by default, added to the searches of such days (the models of _alternate
 # and _ruin_and_recreate, and the free search after them): exchanging the ends of two routes and
 # moving a visit next to a near one. On Mankowska's 200- and 300-patient instances at 300 s they
@@ -765,21 +770,29 @@ def _restart(
     """Until `deadline`: search from `best` afresh (a new model, so no penalties of the guided
     local search carry over, and a new seed), in turn a capped model of the day
     (:meth:`_DayModel.capped`) until it stalls as a capped round of :func:`_alternate` does,
-    and the whole day until it stalls for _RESTART_STALL of the time limit (at least 1 s);
-    keep what the whole model values lower. Also returns how many searches ran and how many
-    improved the plan.
+    with `worst_lateness` a squeezed day (:func:`_squeezed`) as long, and the whole day until
+    it stalls for _RESTART_STALL of the time limit (at least 1 s); keep what the whole model
+    values lower. Also returns how many searches ran and how many improved the plan.
 
     A capped search moves no visit past its window or its start in `best`, so it cannot trade
     travel for lateness, but OR-Tools' filters check its pairs and it tries far more moves a
-    second; the whole day's search then trades again."""
+    second; the whole day's search then trades again. OR-Tools cannot charge the largest
+    lateness, only each visit's: a squeezed search is where it falls."""
     params = data.params
     n = len(data.vehicles)
     valuer = data.valuer()
+    kinds = ["capped", "squeezed", "whole"] if params.worst_lateness else ["capped", "whole"]
     tried = improved = 0
     while (left := deadline - time.perf_counter()) > _PART_MIN_SECONDS:
         tried += 1
-        if tried % 2:
+        kind = kinds[(tried - 1) % len(kinds)]
+        routes = _node_lists(best.routes, n)
+        squeezed = _squeezed(data, best.routes) if kind == "squeezed" else None
+        if kind == "capped":
             model = data.capped(best.routes)
+            window = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
+        elif squeezed is not None:
+            model, routes = squeezed
             window = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
         else:
             model = data.build()
@@ -787,10 +800,51 @@ def _restart(
         model.watch_stall()
         model.stall.arm(window)
         again = dataclasses.replace(params, seed=params.seed + tried)
-        found = model.solve_part(_node_lists(best.routes, n), again, left)
+        found = model.solve_part(routes, again, left)
         best, gained = _keep_lower(valuer, found, best, params, n)
         improved += gained
     return best, (tried, improved)
+
+
+def _squeezed(
+    data: _DayModel, routes: Mapping[int, _Route]
+) -> tuple[_Model, list[list[int]]] | None:
+    """The whole day allowing visits _SQUEEZE of the largest lateness in `routes`, and
+    `routes` without the visits later than that (nor the visits tied to them), for the search
+    to put back; None when no visit is late."""
+    worst = _worst_lateness(data.nodes, routes)
+    if not worst:
+        return None
+    late = int(worst * _SQUEEZE)
+    partners = partners_of(data.nodes)
+    todo = [
+        x
+        for stops, _, _ in routes.values()
+        for x, start in stops
+        if data.nodes[x][0].fixed_start is None and start - data.nodes[x][0].window.end > late
+    ]
+    out: set[int] = set()
+    while todo:
+        x = todo.pop()
+        if x not in out:
+            out.add(x)
+            todo.extend(partners[x])
+    kept = [[x for x in stops if x not in out] for stops in _node_lists(routes, len(data.vehicles))]
+    return dataclasses.replace(data, late=late).build(), kept
+
+
+def _worst_lateness(nodes: Sequence[tuple[Visit, int]], routes: Mapping[int, _Route]) -> int:
+    """The largest lateness, in seconds, of a visit in `routes` without a fixed start (none
+    when every visit is on time)."""
+    return max(
+        (
+            max(0, start - nodes[x][0].window.end)
+            for stops, _, _ in routes.values()
+            for x, start in stops
+            if nodes[x][0].fixed_start is None
+        ),
+        default=0,
+    )
 
 
 def _stall_window(params: SolveParams, share: float) -> float:
@@ -807,9 +861,10 @@ def _keep_lower(
     if found is None:
         return best, False
     valued = valuer.restore(_node_lists(found.routes, n), params)
-    if valued is None or valued.ObjectiveValue() >= best.objective:
+    if valued is None:
         return best, False
-    return valuer.read(valued), True
+    lower = valuer.read(valued)
+    return (lower, True) if lower.objective < best.objective else (best, False)
 
 
 def _ruin_and_recreate(
@@ -911,12 +966,12 @@ def _improve_by_parts(
         # than the day's where a constraint reaches outside it (seen on a 400-visit Rutland
         # day), so what the whole day rejects is never kept.
         valued = valuer.restore(every, params)
-        if valued is None or valued.ObjectiveValue() >= objective:
+        if valued is None or valuer.value(valued) >= objective:
             failures += 1
             continue
         failures = 0
         improved += 1
-        routes, objective = candidate, int(valued.ObjectiveValue())
+        routes, objective = candidate, valuer.value(valued)
     return _Solution(objective, routes), (tried, improved)
 
 
@@ -1015,11 +1070,7 @@ def _regroup(
                     continue
                 # The valuer charges the providers chosen before the search: swap its unary
                 # costs for those of the providers chosen now.
-                cost = (
-                    int(valued.ObjectiveValue())
-                    - unary(data.extra, candidate)
-                    + unary(costs, candidate)
-                )
+                cost = valuer.value(valued) - unary(data.extra, candidate) + unary(costs, candidate)
                 if cost >= objective - unary(extra, routes) + unary(costs, routes):
                     continue
                 routes, objective, extra, chosen = candidate, cost, costs, tried
@@ -1148,6 +1199,7 @@ class _Model:
         when the model closes, so this is the model's, not a search's)."""
         self.nodes, self.vehicles = nodes, vehicles
         self.wide = wide
+        self.worst_lateness = params.worst_lateness
         fixed = fixed or {}
         self.fixed = fixed
         self.latest = latest
@@ -1360,13 +1412,13 @@ class _Model:
         routes = [[manager.NodeToIndex(n) for n in route] for route in first_routes]
         start: pywrapcp.Assignment | None = routing.ReadAssignmentFromRoutes(routes, True)
         origin = "carerun"
-        greedy_cost = None if start is None else start.ObjectiveValue()
+        greedy_cost = None if start is None else self.value(start)
         if not self.synchronised:
             share = params.time_limit * _FIRST_SHARE
             own = routing.SolveWithParameters(
                 self._search(params, params.first_solution, share, first_only=True)
             )
-            if own is not None and (greedy_cost is None or own.ObjectiveValue() < greedy_cost):
+            if own is not None and (greedy_cost is None or self.value(own) < greedy_cost):
                 start, origin = own, params.first_solution
             elif greedy_cost is not None:
                 # Solving again reuses the model's assignments: read the greedy routes anew.
@@ -1378,7 +1430,7 @@ class _Model:
             if start is None:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
                 raise SolveError(msg)
-        self.first_objective = int(start.ObjectiveValue())
+        self.first_objective = self.value(start)
         if self.alternates(params):
             return self.read(start), origin  # the caller alternates (_alternate)
         if not params.lns or params.solution_limit is not None:
@@ -1420,8 +1472,8 @@ class _Model:
         self.closed = True
         greedy = self.restore(first_routes, params)
         if greedy is not None:
-            self.first_objective = int(greedy.ObjectiveValue())
-            if found is None or greedy.ObjectiveValue() < found.ObjectiveValue():
+            self.first_objective = self.value(greedy)
+            if found is None or self.first_objective < self.value(found):
                 return self.read(greedy), "carerun"
         if found is None:
             # A bug in the greedy: "nothing done" is always feasible.
@@ -1429,7 +1481,7 @@ class _Model:
             if found is None:
                 msg = f"the solver found no plan (status {status_name(routing.status())})"
                 raise SolveError(msg)
-            self.first_objective = int(found.ObjectiveValue())
+            self.first_objective = self.value(found)
             return self.read(found), "ALL_UNPERFORMED"
         return self.read(found), params.first_solution
 
@@ -1477,9 +1529,10 @@ class _Model:
         found = routing.SolveFromAssignmentWithParameters(
             start, self._search(params, params.first_solution, seconds)
         )
-        if found is None or found.ObjectiveValue() >= start.ObjectiveValue():
+        if found is None:
             return None
-        return self.read(found)
+        better = self.read(found)
+        return better if better.objective < self.value(start) else None
 
     def restore(
         self, routes: Sequence[Sequence[int]], params: SolveParams
@@ -1529,7 +1582,18 @@ class _Model:
             begin = int(found.Value(tdim.CumulVar(routing.Start(k))))
             finish = int(found.Value(tdim.CumulVar(routing.End(k))))
             routes[k] = (stops, begin, finish)
-        return _Solution(int(found.ObjectiveValue()), routes)
+        objective = int(found.ObjectiveValue())
+        if self.worst_lateness:
+            objective += self.worst_lateness * _worst_lateness(self.nodes, routes)
+        return _Solution(objective, routes)
+
+    def value(self, found: pywrapcp.Assignment) -> int:
+        """What `found` costs: OR-Tools' objective plus, with `worst_lateness`, the cost of
+        its largest lateness, which OR-Tools cannot charge (its routing objective charges each
+        visit's lateness on its own)."""
+        if not self.worst_lateness:
+            return int(found.ObjectiveValue())
+        return self.read(found).objective
 
 
 def status_name(code: float) -> str:

@@ -74,6 +74,13 @@ class SolveParams:
         Cost of one second of travel.
     lateness
         Cost of each second a visit starts after its window ends.
+    worst_lateness
+        Cost of each second of the day's largest lateness, on top of `lateness`: how long
+        the client kept waiting longest waits (0 = not charged). OR-Tools' search cannot
+        charge it (its objective charges each visit's lateness on its own); carerun charges it
+        wherever it chooses between plans, and on a day whose search restarts (see `lns`)
+        every third restart searches the day allowing three quarters of the plan's largest
+        lateness, from the plan without the visits later than that.
     unassigned
         Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
         that no visit is dropped to save a journey.
@@ -140,7 +147,8 @@ class SolveParams:
         time and puts them back, keeping what costs less (ruin and recreate). On a smaller day with
         such visits, the search without `lns` starts afresh from its best plan whenever it finds no
         better one for a quarter of the time limit, every other time moving no visit later than
-        it is (a quicker search, which cannot trade travel for lateness). Not used with a
+        it is (a quicker search, which cannot trade travel for lateness; with
+        `worst_lateness`, every third time). Not used with a
         `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
         default: it helps days of many short routes and hurts days of few long ones (Solomon
         VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
@@ -172,6 +180,7 @@ class SolveParams:
     lateness_limit_min: int = 0
     travel: int = 1
     lateness: int = 2
+    worst_lateness: int = 0
     unassigned: int = 1_000_000
     staffed_today: int = 8
     continuity: int = 1_800
@@ -199,6 +208,7 @@ class SolveParams:
             "lateness_limit_min",
             "travel",
             "lateness",
+            "worst_lateness",
             "unassigned",
             "continuity",
             "duplicate",

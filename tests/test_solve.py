@@ -824,19 +824,27 @@ def test_a_plan_searched_at_another_lateness_weight_is_valued_at_the_given_one()
 def test_a_portfolio_weighs_lateness_more_second_on_a_small_day_where_lateness_is_allowed() -> None:
     params = SolveParams(lateness=2, lateness_limit_min=60, portfolio=5, seed=7)
     small = _ortools._portfolio(params, _ortools._LARGE_DAY_NODES)
-    assert [(p.lns, p.lateness) for p in small] == [
-        (False, 2),
-        (False, 4),
-        (True, 2),
-        (True, 4),
-        (False, 2),
+    assert [(p.lns, p.lateness, delays) for p, delays in small] == [
+        (False, 2, None),
+        (False, 4, None),
+        (True, 2, None),
+        (True, 4, None),
+        (False, 2, None),
     ]
-    assert [p.seed for p in small] == [7, 8, 9, 10, 11]
-    assert {p.portfolio for p in small} == {1}
+    assert [p.seed for p, _ in small] == [7, 8, 9, 10, 11]
+    assert {p.portfolio for p, _ in small} == {1}
+    # On a larger day the second search differs only in its first solution, which charges
+    # the delays an insertion causes.
     large = _ortools._portfolio(params, _ortools._LARGE_DAY_NODES + 1)
-    assert [(p.lns, p.lateness) for p in large][:3] == [(False, 2), (True, 2), (False, 4)]
+    assert [(p.lns, p.lateness, delays) for p, delays in large][:3] == [
+        (False, 2, None),
+        (False, 2, True),
+        (False, 4, None),
+    ]
     on_time = dataclasses.replace(params, lateness_limit_min=0)
-    assert [p.lns for p in _ortools._portfolio(on_time, 10)][:2] == [False, True]
+    for nodes in (10, _ortools._LARGE_DAY_NODES + 1):
+        searches = _ortools._portfolio(on_time, nodes)
+        assert [(p.lns, delays) for p, delays in searches][:2] == [(False, None), (True, None)]
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5])
@@ -908,13 +916,13 @@ def test_under_the_iterated_local_search_parts_and_rounds_are_guided() -> None:
 def test_a_portfolio_of_iterated_local_searches_recreates_two_ways() -> None:
     params = SolveParams(metaheuristic="ITERATED_LOCAL_SEARCH", portfolio=3)
     searches = _ortools._portfolio(params, 100)
-    assert [(p.recreate, p.lns, p.lateness) for p in searches] == [
+    assert [(p.recreate, p.lns, p.lateness) for p, _ in searches] == [
         ("LOCAL_CHEAPEST_INSERTION", False, 2),
         ("PARALLEL_CHEAPEST_INSERTION", False, 2),
         ("LOCAL_CHEAPEST_INSERTION", False, 4),
     ]
     other = dataclasses.replace(params, recreate="PARALLEL_CHEAPEST_INSERTION")
-    assert _ortools._portfolio(other, 100)[1].recreate == "LOCAL_CHEAPEST_INSERTION"
+    assert _ortools._portfolio(other, 100)[1][0].recreate == "LOCAL_CHEAPEST_INSERTION"
 
 
 def test_recreate_must_be_a_known_heuristic() -> None:

@@ -36,7 +36,8 @@ Search
 OR-Tools' insertion heuristics place one node at a time, which the double-handed and linked
 constraints reject, so on a real week they return nothing. The first solution is built by
 carerun instead (:class:`carerun._greedy.Greedy`: each visit at its cheapest feasible place,
-counting the lateness it causes further along the run, hardest visits first or all in time
+counting the lateness it causes further along the run (on a day of over ``_LARGE_DAY_NODES``
+nodes not, unless a portfolio's second search says so), hardest visits first or all in time
 order, whichever costs less; both copies of a double-handed visit together on two carers at
 one start; a visit others follow where they still have a place, and they next, inside their
 gap), handed to OR-Tools with ``ReadAssignmentFromRoutes``. Without synchronised visits

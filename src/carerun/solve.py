@@ -166,10 +166,12 @@ class SolveParams:
         :data:`RECREATES` instead), the third weighs lateness twice as much (the weight of a soft
         penalty shapes what a search finds), the fourth does both, and so on in fours; on a day of
         at most 200 visits (a double-handed one counts twice) where lateness is allowed and charged,
-        the second and third swap. Each plan is then valued at these parameters' weights and the
-        plan of least cost wins. 1 (the default): one search as configured, in this process. Ignored
-        where this process may not start others (a Dask worker, or a platform without ``fork``), so
-        it combines safely with ``workers``.
+        the second and third swap; on a larger such day the second is the first started from a
+        first solution that charges each insertion the delays it causes further along its run
+        (the first's is blind to them: neither suits every day). Each plan is then valued at
+        these parameters' weights and the plan of least cost wins. 1 (the default): one search
+        as configured, in this process. Ignored where this process may not start others (a Dask
+        worker, or a platform without ``fork``), so it combines safely with ``workers``.
     log
         Print the solver's search log.
     """

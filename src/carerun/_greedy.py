@@ -56,7 +56,7 @@ class Greedy:
         load: list[int] | None,
         caps: list[int] | None,
         *,
-        delays: bool = True,
+        delays: bool,
     ) -> None:
         self.nodes, self.vehicles, self.allowed_of = nodes, vehicles, allowed_of
         self.params, self.limits = params, limits

@@ -808,21 +808,20 @@ def _restart(
     n = len(data.vehicles)
     valuer = data.valuer()
     kinds = ["capped", "squeezed", "whole"] if params.worst_lateness else ["capped", "whole"]
+    # Stall windows: a capped or squeezed search's, as a capped round's; the whole day's.
+    quick = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
+    slow = _stall_window(params, _RESTART_STALL)
     tried = improved = 0
     while (left := deadline - time.perf_counter()) > _PART_MIN_SECONDS:
         tried += 1
         kind = kinds[(tried - 1) % len(kinds)]
-        routes = _node_lists(best.routes, n)
         squeezed = _squeezed(data, best.routes) if kind == "squeezed" else None
         if kind == "capped":
-            model = data.capped(best.routes)
-            window = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
+            model, routes, window = data.capped(best.routes), _node_lists(best.routes, n), quick
         elif squeezed is not None:
-            model, routes = squeezed
-            window = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
-        else:
-            model = data.build()
-            window = _stall_window(params, _RESTART_STALL)
+            (model, routes), window = squeezed, quick
+        else:  # the whole day, also in place of a squeeze when no visit is late
+            model, routes, window = data.build(), _node_lists(best.routes, n), slow
         model.watch_stall()
         model.stall.arm(window)
         again = dataclasses.replace(params, seed=params.seed + tried)
@@ -992,12 +991,13 @@ def _improve_by_parts(
         # than the day's where a constraint reaches outside it (seen on a 400-visit Rutland
         # day), so what the whole day rejects is never kept.
         valued = valuer.restore(every, params)
-        if valued is None or valuer.value(valued) >= objective:
+        cost = None if valued is None else valuer.value(valued)
+        if cost is None or cost >= objective:
             failures += 1
             continue
         failures = 0
         improved += 1
-        routes, objective = candidate, valuer.value(valued)
+        routes, objective = candidate, cost
     return _Solution(objective, routes), (tried, improved)
 
 

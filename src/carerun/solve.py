@@ -75,12 +75,12 @@ class SolveParams:
     lateness
         Cost of each second a visit starts after its window ends.
     worst_lateness
-        Cost of each second of the day's largest lateness, on top of `lateness`: how long
-        the client kept waiting longest waits (0 = not charged). OR-Tools' search cannot
-        charge it (its objective charges each visit's lateness on its own); carerun charges it
-        wherever it chooses between plans, and on a day whose search restarts (see `lns`)
-        every third restart searches the day allowing three quarters of the plan's largest
-        lateness, from the plan without the visits later than that.
+        Cost of each second of the day's largest lateness, on top of `lateness`: how long the
+        client kept waiting longest waits past their window (0 = not charged). OR-Tools'
+        search cannot charge it (its objective charges each visit's lateness on its own);
+        carerun charges it wherever it chooses between plans, and on a day whose search
+        restarts (see `lns`) every third restart searches the day allowing three quarters of
+        the plan's largest lateness, from the plan without the visits later than that.
     unassigned
         Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
         that no visit is dropped to save a journey.
@@ -147,9 +147,9 @@ class SolveParams:
         time and puts them back, keeping what costs less (ruin and recreate). On a smaller day with
         such visits, the search without `lns` starts afresh from its best plan whenever it finds no
         better one for a quarter of the time limit, every other time moving no visit later than
-        it is (a quicker search, which cannot trade travel for lateness; with
-        `worst_lateness`, every third time). Not used with a
-        `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
+        it is (a quicker search, which cannot trade travel for lateness; with `worst_lateness`,
+        every third time). Not used with a `solution_limit`, whose runs stay reproducible
+        whatever the machine's speed. Off by
         default: it helps days of many short routes and hurts days of few long ones (Solomon
         VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
         multi-provider events (benchmarks/README.md). ``portfolio=2`` runs both.

@@ -76,7 +76,7 @@ class SolveParams:
         Cost of each second a visit starts after its window ends.
     worst_lateness
         Cost of each second of the day's largest lateness, on top of `lateness`: how long the
-        client kept waiting longest waits past their window (0 = not charged). OR-Tools'
+        longest-waiting client waits past their window (0 = not charged). OR-Tools''
         search cannot charge it (its objective charges each visit's lateness on its own);
         carerun charges it wherever it chooses between plans, and on a day whose search
         restarts (see `lns`) every third restart searches the day allowing three quarters of
@@ -149,10 +149,10 @@ class SolveParams:
         better one for a quarter of the time limit, every other time moving no visit later than
         it is (a quicker search, which cannot trade travel for lateness; with `worst_lateness`,
         every third time). Not used with a `solution_limit`, whose runs stay reproducible
-        whatever the machine's speed. Off by
-        default: it helps days of many short routes and hurts days of few long ones (Solomon
-        VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
-        multi-provider events (benchmarks/README.md). ``portfolio=2`` runs both.
+        whatever the machine's speed. Off by default: it helps days of many short routes and
+        hurts days of few long ones (Solomon VRPTW), and on the Rutland week it has not beaten
+        the plain search on duplicate multi-provider events (benchmarks/README.md).
+        ``portfolio=2`` runs both.
     share_depots
         Carers leaving from one place (the same base) share one depot node in the routing
         model instead of one each. OR-Tools then sees them as one class of vehicle and searches

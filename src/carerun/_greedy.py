@@ -8,7 +8,9 @@ has many; this one always does, and the search (:mod:`carerun._ortools`) starts 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Mapping
+import random
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -25,6 +27,13 @@ _State = tuple[list[int], list[int], list[int], int]
 LOOKAHEAD_PLACES = 20
 # Cheapest places per vehicle tried when pairing the two carers of a double-handed visit.
 PAIR_OPTIONS = 4
+# rebuild_tied: groups of tied visits and other visits taken out at most per try, tries in a
+# row finding nothing lower that end it, and how far above the lowest plan a try may be taken.
+# Measured on Italian 015, 020, 025, 029 at 60 s (benchmarks/README.md).
+TIE_GROUPS = 4
+TIE_SINGLES = 10
+TIE_FAILURES = 3000
+TIE_SLACK = 0.03
 
 
 class Greedy:
@@ -90,17 +99,53 @@ class Greedy:
         self.copies: dict[str, list[int]] = {}  # visit id -> its nodes
         for node, (v, _) in enumerate(nodes):
             self.copies.setdefault(v.visit_id, []).append(node)
+        self.kept: set[int] = set()  # nodes kept from a plan (see keep)
         self.following: dict[str, list[Visit]] = {}  # visit id -> the visits that follow it
         for v, k in nodes:
             if k == 0 and v.follows in self.copies:
                 self.following.setdefault(v.follows, []).append(v)
 
+    def keep(self, runs: Sequence[Sequence[int]], starts: Mapping[int, int]) -> bool:
+        """Start from `runs` (nodes per vehicle, in visiting order), each node in `starts` (the
+        synchronised ones) held at its start there; :meth:`run` then places the rest. Every
+        copy of a visit, and every visit tied to it, must be kept or left out together.
+        False (nothing kept) when a run cannot be timed so."""
+        bounds = {x: (self.lo[x], self.hi[x]) for x in starts}
+        for x, t in starts.items():
+            self.lo[x] = self.hi[x] = t
+        states: list[_State] = []
+        for k, run in enumerate(runs):
+            timed = self._retime(k, list(run))
+            if timed is None:
+                for x, (lo, hi) in bounds.items():
+                    self.lo[x], self.hi[x] = lo, hi
+                return False
+            states.append((list(run), *timed))
+        for k, state in enumerate(states):
+            cid = self.vehicles[k].carer.carer_id
+            self.worked[cid] = self.worked.get(cid, 0) + state[3]
+            self.runs[k], self.early[k], self.latest[k], self.span[k] = state
+            for x in state[0]:
+                if self.load is not None:
+                    self.loaded[k] += self.load[x]
+                self.carers_of.setdefault(self.nodes[x][0].visit_id, set()).add(cid)
+                self.kept.add(x)
+        for x, t in starts.items():
+            v, copy = self.nodes[x]
+            if copy == 0:
+                self.start_of[v.visit_id] = t
+        return True
+
     def run(self, *, order: str = "hardest", early: Collection[str] = ()) -> list[list[int]]:
-        """Place every visit it can; `order` ``"hardest"`` takes pinned visits first, then
-        double-handed ones and those in `early`, then linked ones; ``"time"`` only pinned
-        ones first; then by priority and window."""
+        """Place every visit it can (but those kept, see :meth:`keep`); `order` ``"hardest"``
+        takes pinned visits first, then double-handed ones and those in `early`, then linked
+        ones; ``"time"`` only pinned ones first; then by priority and window."""
         copies, leaders = self.copies, self.following
-        visits = {v.visit_id: v for v, _ in self.nodes}
+        visits = {
+            v.visit_id: v
+            for v, _ in self.nodes
+            if not all(x in self.kept for x in copies[v.visit_id])
+        }
 
         def rank(v: Visit) -> tuple[int, int, int, int, str]:
             linked = bool(v.follows) or v.visit_id in leaders
@@ -118,11 +163,11 @@ class Greedy:
             return (kind, -v.priority, v.window.start, v.window.end, v.visit_id)
 
         waiting: dict[str, list[Visit]] = {}
-        done: set[str] = set()
+        done = {v.visit_id for v, _ in self.nodes if v.visit_id not in visits}
         queue = sorted(visits.values(), key=rank)
         while queue:
             v = queue.pop(0)
-            linked = v.follows in visits
+            linked = v.follows in self.copies
             if linked and v.follows not in done:
                 waiting.setdefault(v.follows, []).append(v)
                 continue
@@ -414,3 +459,89 @@ class Greedy:
             if len(able) < len(nodes):
                 return False
         return True
+
+
+def rebuild_tied(
+    make: Callable[[], Greedy],
+    runs: Sequence[Sequence[int]],
+    starts: Mapping[int, int],
+    *,
+    partners: Sequence[Sequence[int]],
+    near: np.ndarray,
+    rng: random.Random,
+    deadline: float,
+) -> list[list[int]] | None:
+    """Move synchronised visits where OR-Tools cannot: until `deadline`, or until
+    TIE_FAILURES tries in a row find nothing lower, take up to TIE_GROUPS groups of visits tied
+    together (nearest a random one) and up to TIE_SINGLES other visits near it out of the plan,
+    and let a greedy from `make` put them back among the rest, kept as they are. A try is
+    taken when the greedy values it at most TIE_SLACK above the lowest plan seen, so the plan
+    wanders off its local optimum (record-to-record travel).
+
+    `runs` are nodes per vehicle and `starts` the start of each tied node in them; `near` is a
+    travel matrix to rank nodes by. Returns the lowest plan found, if lower than `runs`, else
+    where the walk ended (for a search to start from), or None when no try was taken.
+
+    OR-Tools' moves take one node at a time, so they cannot move a double-handed visit or a
+    linked pair to other carers at another time: each copy alone breaks the tie.
+    """
+    current = make()
+    if not current.keep(runs, starts):
+        return None
+    lowest = current.cost()
+    walk, found = [list(r) for r in runs], dict(starts)
+    best: list[list[int]] | None = None
+    failures, moved = 0, False
+    while failures < TIE_FAILURES and time.perf_counter() < deadline:
+        groups = _tied_groups([x for run in walk for x in run], partners)
+        if not groups:
+            break
+        around = rng.choice(groups)[0]
+        groups.sort(key=lambda g: near[around, g[0]])
+        out = {x for g in groups[: rng.randint(1, TIE_GROUPS)] for x in g}
+        singles = sorted((x for run in walk for x in run if not partners[x]), key=near[around].item)
+        out.update(singles[: rng.randint(0, TIE_SINGLES)])
+        greedy = make()
+        if not greedy.keep(
+            [[x for x in run if x not in out] for run in walk],
+            {x: t for x, t in found.items() if x not in out},
+        ):
+            break
+        greedy.run(order=rng.choice(ORDERS))
+        trial = greedy.cost()
+        failures = 0 if trial < lowest else failures + 1
+        if trial > lowest * (1 + TIE_SLACK):
+            continue
+        moved, walk = True, [list(r) for r in greedy.runs]
+        found = {
+            x: t
+            for run, early in zip(greedy.runs, greedy.early, strict=True)
+            for x, t in zip(run, early, strict=True)
+            if partners[x]
+        }
+        if trial < lowest:
+            lowest, best = trial, walk
+    if best is not None:
+        return best
+    return walk if moved else None
+
+
+def _tied_groups(placed: Sequence[int], partners: Sequence[Sequence[int]]) -> list[list[int]]:
+    """The groups of `placed` nodes tied together (see :func:`carerun._parts.partners_of`),
+    each a sorted list, in order of their first node."""
+    seen: set[int] = set()
+    groups = []
+    for x in sorted(placed):
+        if x in seen or not partners[x]:
+            continue
+        group, todo = [], [x]
+        seen.add(x)
+        while todo:
+            y = todo.pop()
+            group.append(y)
+            for z in partners[y]:
+                if z not in seen:
+                    seen.add(z)
+                    todo.append(z)
+        groups.append(sorted(group))
+    return groups

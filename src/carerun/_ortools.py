@@ -51,9 +51,11 @@ anything else on the model; the greedy's plan is kept should it cost less. Days 
 double-handed or linked visits are searched by guided local search whatever the metaheuristic;
 on such a day of up to ``_LARGE_DAY_NODES`` nodes without ``lns``, the search starts afresh
 from the best plan each time it finds no better one for a quarter of the time limit, every
-other time on a capped model that moves no visit later (:func:`_restart`); with
-``worst_lateness``, which OR-Tools cannot charge, every third time on a squeezed one that
-allows less lateness than the plan's largest (:func:`_squeezed`).
+other time on a capped model that moves no visit later (:func:`_restart`), and otherwise on the
+whole model from a plan in which carerun's greedy has moved synchronised visits, which
+OR-Tools' moves cannot take out in pairs (:func:`_rebuild_tied`); with ``worst_lateness``, which
+OR-Tools cannot charge, every third time on a squeezed one that allows less lateness than the
+plan's largest (:func:`_squeezed`).
 With ``SolveParams.lns`` the search of the whole day stops once it has found no better plan for
 a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a day of over
 ``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes to a large
@@ -135,7 +137,7 @@ from carerun._day import (
     work_limits,
 )
 from carerun._errors import InputError, SolveError
-from carerun._greedy import ORDERS, Greedy
+from carerun._greedy import ORDERS, Greedy, rebuild_tied
 from carerun._parts import Part, choose_part, part_around, partners_of
 from carerun.matrix import TravelMatrix
 from carerun.model import (
@@ -212,6 +214,11 @@ _RECREATE_SECONDS = 5.0
 # of the restarts: 6.3 %; benchmarks/README.md). Every other restart searches a capped model
 # (see _restart): Italian 4.6 -> 4.2 % (two runs), Mankowska up to 100 patients 3.0 -> 2.3 %.
 _RESTART_STALL = 0.25
+# Seconds at most of one search by the greedy for other places of synchronised visits, from
+# which the whole day's restart then searches (_rebuild_tied). In place of restarts from the
+# best plan as it stood: Italian at 60 s 4.2 -> 2.4 % (025 13.1 -> 0.9 %, 015 6.5 -> 4.1 %;
+# benchmarks/README.md, eighteenth session).
+_TIE_SECONDS = 5.0
 # With SolveParams.worst_lateness, every third restart allows visits this share of the plan's
 # largest lateness (see _squeezed).
 _SQUEEZE = 0.75
@@ -797,17 +804,21 @@ def _restart(
     local search carry over, and a new seed), in turn a capped model of the day
     (:meth:`_DayModel.capped`) until it stalls as a capped round of :func:`_alternate` does,
     with `worst_lateness` a squeezed day (:func:`_squeezed`) as long, and the whole day until
-    it stalls for _RESTART_STALL of the time limit (at least 1 s); keep what the whole model
+    it stalls for _RESTART_STALL of the time limit (at least 1 s), from `best` with some
+    synchronised visits moved by the greedy (:func:`_rebuild_tied`); keep what the whole model
     values lower. Also returns how many searches ran and how many improved the plan.
 
     A capped search moves no visit past its window or its start in `best`, so it cannot trade
     travel for lateness, but OR-Tools' filters check its pairs and it tries far more moves a
     second; the whole day's search then trades again. OR-Tools cannot charge the largest
-    lateness, only each visit's: a squeezed search is where it falls."""
+    lateness, only each visit's: a squeezed search is where it falls. No OR-Tools move takes
+    both copies of a double-handed visit (or a linked pair) elsewhere at once; the greedy does,
+    and the whole day's search starts from where that leaves the plan, off the local optimum
+    the earlier searches ended in."""
     params = data.params
     n = len(data.vehicles)
     valuer = data.valuer()
-    kinds = ["capped", "squeezed", "whole"] if params.worst_lateness else ["capped", "whole"]
+    kinds = ["capped", "squeezed", "ties"] if params.worst_lateness else ["capped", "ties"]
     # Stall windows: a capped or squeezed search's, as a capped round's; the whole day's.
     quick = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
     slow = _stall_window(params, _RESTART_STALL)
@@ -816,19 +827,68 @@ def _restart(
         tried += 1
         kind = kinds[(tried - 1) % len(kinds)]
         squeezed = _squeezed(data, best.routes) if kind == "squeezed" else None
+        rebuilt = _rebuild_tied(data, best, params.seed + tried, left) if kind == "ties" else None
+        lowered = False
+        if rebuilt is not None:
+            valued = valuer.restore(rebuilt, params)
+            lower = None if valued is None else valuer.read(valued)
+            if lower is not None and lower.objective < best.objective:
+                best, lowered = lower, True
+            left = deadline - time.perf_counter()
+            if left <= _PART_MIN_SECONDS:
+                improved += lowered
+                break
         if kind == "capped":
             model, routes, window = data.capped(best.routes), _node_lists(best.routes, n), quick
         elif squeezed is not None:
             (model, routes), window = squeezed, quick
         else:  # the whole day, also in place of a squeeze when no visit is late
-            model, routes, window = data.build(), _node_lists(best.routes, n), slow
+            model, window = data.build(), slow
+            routes = rebuilt if rebuilt is not None else _node_lists(best.routes, n)
         model.watch_stall()
         model.stall.arm(window)
         again = dataclasses.replace(params, seed=params.seed + tried)
         found = model.solve_part(routes, again, left)
         best, gained = _keep_lower(valuer, found, best, params, n)
-        improved += gained
+        improved += gained or lowered
     return best, (tried, improved)
+
+
+def _rebuild_tied(
+    data: _DayModel, best: _Solution, seed: int, seconds: float
+) -> list[list[int]] | None:
+    """`best` with some synchronised visits put back elsewhere by the greedy
+    (:func:`carerun._greedy.rebuild_tied`, for at most _TIE_SECONDS of `seconds`): the lowest
+    plan found or, if none is lower, where its walk ended, as nodes per vehicle; None when it
+    took no try."""
+    partners = partners_of(data.nodes)
+    runs = _node_lists(best.routes, len(data.vehicles))
+    starts = {x: t for stops, _, _ in best.routes.values() for x, t in stops if partners[x]}
+
+    def make() -> Greedy:
+        return Greedy(
+            data.nodes,
+            data.vehicles,
+            data.travel,
+            data.allowed_of,
+            data.extra,
+            data.limits,
+            data.params,
+            data.late,
+            data.load,
+            data.caps,
+            delays=True,
+        )
+
+    return rebuild_tied(
+        make,
+        runs,
+        starts,
+        partners=partners,
+        near=next(iter(data.travel.values())),
+        rng=random.Random(seed),
+        deadline=time.perf_counter() + min(seconds, _TIE_SECONDS),
+    )
 
 
 def _squeezed(

@@ -148,7 +148,9 @@ class SolveParams:
         such visits, the search without `lns` starts afresh from its best plan whenever it finds no
         better one for a quarter of the time limit, every other time moving no visit later than
         it is (a quicker search, which cannot trade travel for lateness; with `worst_lateness`,
-        every third time). Not used with a `solution_limit`, whose runs stay reproducible
+        every third time), otherwise from a plan in which carerun's greedy has put some
+        double-handed and linked visits elsewhere (no move of OR-Tools takes both of a pair
+        at once). Not used with a `solution_limit`, whose runs stay reproducible
         whatever the machine's speed. Off by default: it helps days of many short routes and
         hurts days of few long ones (Solomon VRPTW), and on the Rutland week it has not beaten
         the plain search on duplicate multi-provider events (benchmarks/README.md).

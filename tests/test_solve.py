@@ -684,9 +684,10 @@ def test_large_neighbourhood_search_keeps_pairs_and_links_valid() -> None:
 
 def test_a_stalled_search_starts_afresh_from_its_best_plan_and_keeps_pairs_and_links() -> None:
     # Eight visits (two double-handed, one linked) for three carers: the search finds its
-    # best plan at once and then nothing better for the 2 s that end it, so it starts afresh
-    # from that plan on a capped model (stalling after 3 s), then on the whole model again;
-    # the restarted searches keep every pair and link.
+    # best plan at once and then nothing better for the 1.2 s that end it, so it starts afresh
+    # from that plan on a capped model (stalling after 3 s), then on the whole model from it
+    # with some pairs put elsewhere by the greedy; the restarted searches keep every pair and
+    # link.
     visits, carers = _paired_morning()
     visits, carers = visits[:8], carers[:3]
     plan = solve(roster(visits, carers), SolveParams(time_limit=8.0, seed=2))

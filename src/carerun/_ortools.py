@@ -50,7 +50,7 @@ OR-Tools' ``SolveWithIteratedLocalSearch``, which builds its own first solution 
 anything else on the model; the greedy's plan is kept should it cost less. Days with
 double-handed or linked visits are searched by guided local search whatever the metaheuristic;
 on such a day of up to ``_LARGE_DAY_NODES`` nodes without ``lns``, the search starts afresh
-from the best plan each time it finds no better one for a quarter of the time limit, every
+from the best plan each time it finds no better one for 15 % of the time limit, every
 other time on a capped model that moves no visit later (:func:`_restart`), and otherwise on the
 whole model from a plan in which carerun's greedy has moved synchronised visits, which
 OR-Tools' moves cannot take out in pairs (:func:`_rebuild_tied`); with ``worst_lateness``, which
@@ -213,11 +213,14 @@ _RECREATE_SECONDS = 5.0
 # from 5.1 to 4.0-4.6 % in three runs (a tenth of the limit: 4.9 %; ruin and recreate in place
 # of the restarts: 6.3 %; benchmarks/README.md). Every other restart searches a capped model
 # (see _restart): Italian 4.6 -> 4.2 % (two runs), Mankowska up to 100 patients 3.0 -> 2.3 %.
-_RESTART_STALL = 0.25
+# The other restarts start from a plan in which the greedy moved synchronised visits (see
+# _TIE_SECONDS); with them, 15 % of the limit beat a quarter: Italian 2.4 -> 2.1 %, Mankowska
+# 1.8 -> 1.4 % (eighteenth session).
+_RESTART_STALL = 0.15
 # Seconds at most of one search by the greedy for other places of synchronised visits, from
 # which the whole day's restart then searches (_rebuild_tied). In place of restarts from the
-# best plan as it stood: Italian at 60 s 4.2 -> 2.4 % (025 13.1 -> 0.9 %, 015 6.5 -> 4.1 %;
-# benchmarks/README.md, eighteenth session).
+# best plan as it stood: Italian at 60 s 4.2 -> 2.4 % (025 13.1 -> 0.9 %, 015 6.5 -> 4.1 %),
+# Mankowska up to 100 patients 2.9 -> 1.8 % (benchmarks/README.md, eighteenth session).
 _TIE_SECONDS = 5.0
 # With SolveParams.worst_lateness, every third restart allows visits this share of the plan's
 # largest lateness (see _squeezed).

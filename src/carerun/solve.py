@@ -146,7 +146,7 @@ class SolveParams:
         time, then parts; without, the rest takes 20 visits tied to no other out of the plan at a
         time and puts them back, keeping what costs less (ruin and recreate). On a smaller day with
         such visits, the search without `lns` starts afresh from its best plan whenever it finds no
-        better one for a quarter of the time limit, every other time moving no visit later than
+        better one for 15 % of the time limit, every other time moving no visit later than
         it is (a quicker search, which cannot trade travel for lateness; with `worst_lateness`,
         every third time), otherwise from a plan in which carerun's greedy has put some
         double-handed and linked visits elsewhere (no move of OR-Tools takes both of a pair

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carerun._parts import choose_part, part_around, partners_of
+from carerun._parts import choose_part, part_around, partners_of, tied_closure
 from carerun.model import Location, TimeWindow, Visit
 
 HERE = Location(52.65, -0.70)
@@ -37,6 +37,17 @@ def test_partners_tie_double_handed_copies_and_linked_visits() -> None:
     later = visit("later", follows="hoist", gap_min=3600, gap_max=7200)
     nodes = [(hoist, 0), (hoist, 1), (later, 0), (visit("alone"), 0)]
     assert partners_of(nodes) == [[1, 2], [0, 2], [0, 1], []]
+
+
+def test_the_closure_of_a_tie_reaches_through_a_chain_of_linked_visits() -> None:
+    # first <- second <- third: the third is tied to the first only through the second.
+    first, alone = visit("first"), visit("alone")
+    second = visit("second", follows="first", gap_min=0, gap_max=3600)
+    third = visit("third", follows="second", gap_min=0, gap_max=3600)
+    partners = partners_of([(first, 0), (second, 0), (third, 0), (alone, 0)])
+    assert tied_closure([2], partners) == {0, 1, 2}
+    assert tied_closure([3], partners) == {3}
+    assert tied_closure([], partners) == set()
 
 
 def test_a_copy_whose_partner_stays_outside_keeps_its_start_and_avoids_its_carer() -> None:

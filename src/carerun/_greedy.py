@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from carerun._day import Vehicle
+from carerun._parts import tied_closure
 from carerun.model import Mode, Visit
 from carerun.solve import SolveParams
 
@@ -527,21 +528,13 @@ def rebuild_tied(
 
 
 def _tied_groups(placed: Sequence[int], partners: Sequence[Sequence[int]]) -> list[list[int]]:
-    """The groups of `placed` nodes tied together (see :func:`carerun._parts.partners_of`),
+    """The groups of `placed` nodes tied together (see :func:`carerun._parts.tied_closure`),
     each a sorted list, in order of their first node."""
     seen: set[int] = set()
     groups = []
     for x in sorted(placed):
-        if x in seen or not partners[x]:
-            continue
-        group, todo = [], [x]
-        seen.add(x)
-        while todo:
-            y = todo.pop()
-            group.append(y)
-            for z in partners[y]:
-                if z not in seen:
-                    seen.add(z)
-                    todo.append(z)
-        groups.append(sorted(group))
+        if x not in seen and partners[x]:
+            group = tied_closure([x], partners)
+            seen |= group
+            groups.append(sorted(group))
     return groups

@@ -138,7 +138,7 @@ from carerun._day import (
 )
 from carerun._errors import InputError, SolveError
 from carerun._greedy import ORDERS, Greedy, rebuild_tied
-from carerun._parts import Part, choose_part, part_around, partners_of
+from carerun._parts import Part, choose_part, part_around, partners_of, tied_closure
 from carerun.matrix import TravelMatrix
 from carerun.model import (
     LATEST_TIME,
@@ -833,10 +833,7 @@ def _restart(
         rebuilt = _rebuild_tied(data, best, params.seed + tried, left) if kind == "ties" else None
         lowered = False
         if rebuilt is not None:
-            valued = valuer.restore(rebuilt, params)
-            lower = None if valued is None else valuer.read(valued)
-            if lower is not None and lower.objective < best.objective:
-                best, lowered = lower, True
+            best, lowered = _keep_lower_routes(valuer, rebuilt, best, params)
             left = deadline - time.perf_counter()
             if left <= _PART_MIN_SECONDS:
                 improved += lowered
@@ -904,19 +901,15 @@ def _squeezed(
     if not worst:
         return None
     late = int(worst * _SQUEEZE)
-    partners = partners_of(data.nodes)
-    todo = [
-        x
-        for stops, _, _ in routes.values()
-        for x, start in stops
-        if data.nodes[x][0].fixed_start is None and start - data.nodes[x][0].window.end > late
-    ]
-    out: set[int] = set()
-    while todo:
-        x = todo.pop()
-        if x not in out:
-            out.add(x)
-            todo.extend(partners[x])
+    out = tied_closure(
+        [
+            x
+            for stops, _, _ in routes.values()
+            for x, start in stops
+            if data.nodes[x][0].fixed_start is None and start - data.nodes[x][0].window.end > late
+        ],
+        partners_of(data.nodes),
+    )
     kept = [[x for x in stops if x not in out] for stops in _node_lists(routes, len(data.vehicles))]
     return dataclasses.replace(data, late=late).build(), kept
 
@@ -948,7 +941,14 @@ def _keep_lower(
     `best`, else `best`; and whether it was."""
     if found is None:
         return best, False
-    valued = valuer.restore(_node_lists(found.routes, n), params)
+    return _keep_lower_routes(valuer, _node_lists(found.routes, n), best, params)
+
+
+def _keep_lower_routes(
+    valuer: _Model, routes: list[list[int]], best: _Solution, params: SolveParams
+) -> tuple[_Solution, bool]:
+    """:func:`_keep_lower` of a plan given as nodes per vehicle."""
+    valued = valuer.restore(routes, params)
     if valued is None:
         return best, False
     lower = valuer.read(valued)

@@ -15,7 +15,7 @@ Nothing here imports OR-Tools: it works on node and vehicle numbers only.
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +53,19 @@ def partners_of(nodes: Sequence[tuple[Visit, int]]) -> list[list[int]]:
             out[node].append(lead)
             out[lead].append(node)
     return [sorted(set(p)) for p in out]
+
+
+def tied_closure(nodes: Iterable[int], partners: Sequence[Sequence[int]]) -> set[int]:
+    """`nodes` and every node tied to them, directly or through others (see
+    :func:`partners_of`)."""
+    todo = list(nodes)
+    out: set[int] = set()
+    while todo:
+        x = todo.pop()
+        if x not in out:
+            out.add(x)
+            todo.extend(partners[x])
+    return out
 
 
 def choose_part(

@@ -256,7 +256,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         row = median_run(runs)
         if args.repeat > 1:
-            keep = ("objective", "gap_pct", "feasible", "seconds", "search")
+            keep = (
+                "objective",
+                "gap_pct",
+                "feasible",
+                "carerun_hard_violations",
+                "seconds",
+                "search",
+            )
             row["runs"] = [
                 {"seed": args.seed + i, **{k: r[k] for k in keep}} for i, r in enumerate(runs)
             ]

@@ -50,12 +50,12 @@ OR-Tools' ``SolveWithIteratedLocalSearch``, which builds its own first solution 
 anything else on the model; the greedy's plan is kept should it cost less. Days with
 double-handed or linked visits are searched by guided local search whatever the metaheuristic;
 on such a day of up to ``_LARGE_DAY_NODES`` nodes without ``lns``, the search starts afresh
-from the best plan each time it finds no better one for 15 % of the time limit, every
-other time on a capped model that moves no visit later (:func:`_restart`), and otherwise on the
-whole model from a plan in which carerun's greedy has moved synchronised visits, which
-OR-Tools' moves cannot take out in pairs (:func:`_rebuild_tied`); with ``worst_lateness``, which
-OR-Tools cannot charge, every third time on a squeezed one that allows less lateness than the
-plan's largest (:func:`_squeezed`).
+from the best plan each time it finds no better one for 15 % of the time limit, in turn on a
+capped model that moves no visit later (:func:`_restart`), on a squeezed one that allows less
+lateness than the plan's largest (:func:`_squeezed`: a visit left late at the end of a route
+is a local optimum for OR-Tools' moves of one or two visits), and on the whole model from a
+plan in which carerun's greedy has moved synchronised visits, which OR-Tools' moves cannot take
+out in pairs (:func:`_rebuild_tied`).
 With ``SolveParams.lns`` the search of the whole day stops once it has found no better plan for
 a tenth of the limit (at least 1 s), or at 60 % of its time (a tenth on a day of over
 ``_LARGE_DAY_NODES`` nodes; the iterated local search at 60 %), and the rest goes to a large
@@ -222,8 +222,11 @@ _RESTART_STALL = 0.15
 # best plan as it stood: Italian at 60 s 4.2 -> 2.4 % (025 13.1 -> 0.9 %, 015 6.5 -> 4.1 %),
 # Mankowska up to 100 patients 2.9 -> 1.8 % (benchmarks/README.md, eighteenth session).
 _TIE_SECONDS = 5.0
-# With SolveParams.worst_lateness, every third restart allows visits this share of the plan's
-# largest lateness (see _squeezed).
+# Every third restart allows visits this share of the plan's largest lateness (see _squeezed).
+# Until the twenty-first session only with SolveParams.worst_lateness; at any weight, Italian
+# 010 went from 5.4-7.4 % above the best published plan to 3.8 % in each of three runs (its
+# largest lateness 29 -> 5 units) and the Italian mean of medians 2.4 -> 1.9 %; Mankowska up to
+# 100 patients stayed at 1.4 % (benchmarks/README.md).
 _SQUEEZE = 0.75
 # Moves OR-Tools leaves out by default, added to the searches of such days (the models of _alternate
 # and _ruin_and_recreate, and the free search after them): exchanging the ends of two routes and
@@ -806,22 +809,23 @@ def _restart(
     """Until `deadline`: search from `best` afresh (a new model, so no penalties of the guided
     local search carry over, and a new seed), in turn a capped model of the day
     (:meth:`_DayModel.capped`) until it stalls as a capped round of :func:`_alternate` does,
-    with `worst_lateness` a squeezed day (:func:`_squeezed`) as long, and the whole day until
-    it stalls for _RESTART_STALL of the time limit (at least 1 s), from `best` with some
-    synchronised visits moved by the greedy (:func:`_rebuild_tied`); keep what the whole model
-    values lower. Also returns how many searches ran and how many improved the plan.
+    a squeezed day (:func:`_squeezed`) as long, and the whole day until it stalls for
+    _RESTART_STALL of the time limit (at least 1 s), from `best` with some synchronised visits
+    moved by the greedy (:func:`_rebuild_tied`); keep what the whole model values lower. Also
+    returns how many searches ran and how many improved the plan.
 
     A capped search moves no visit past its window or its start in `best`, so it cannot trade
     travel for lateness, but OR-Tools' filters check its pairs and it tries far more moves a
     second; the whole day's search then trades again. OR-Tools cannot charge the largest
-    lateness, only each visit's: a squeezed search is where it falls. No OR-Tools move takes
+    lateness, only each visit's, and its moves seldom take a late visit off the end of a
+    route: a squeezed search does, whatever `worst_lateness` is. No OR-Tools move takes
     both copies of a double-handed visit (or a linked pair) elsewhere at once; the greedy does,
     and the whole day's search starts from where that leaves the plan, off the local optimum
     the earlier searches ended in."""
     params = data.params
     n = len(data.vehicles)
     valuer = data.valuer()
-    kinds = ["capped", "squeezed", "ties"] if params.worst_lateness else ["capped", "ties"]
+    kinds = ["capped", "squeezed", "ties"]
     # Stall windows: a capped or squeezed search's, as a capped round's; the whole day's.
     quick = _stall_window(params, _ROUND_STALL) * _CAPPED_STALL
     slow = _stall_window(params, _RESTART_STALL)

@@ -78,9 +78,8 @@ class SolveParams:
         Cost of each second of the day's largest lateness, on top of `lateness`: how long the
         longest-waiting client waits past their window (0 = not charged). OR-Tools''
         search cannot charge it (its objective charges each visit's lateness on its own);
-        carerun charges it wherever it chooses between plans, and on a day whose search
-        restarts (see `lns`) every third restart searches the day allowing three quarters of
-        the plan's largest lateness, from the plan without the visits later than that.
+        carerun charges it wherever it chooses between plans (and a day whose search restarts
+        squeezes it whatever this weight, see `lns`).
     unassigned
         Cost of leaving a visit undone, multiplied by its priority; it must dominate travel so
         that no visit is dropped to save a journey.
@@ -146,14 +145,15 @@ class SolveParams:
         time, then parts; without, the rest takes 20 visits tied to no other out of the plan at a
         time and puts them back, keeping what costs less (ruin and recreate). On a smaller day with
         such visits, the search without `lns` starts afresh from its best plan whenever it finds no
-        better one for 15 % of the time limit, every other time moving no visit later than
-        it is (a quicker search, which cannot trade travel for lateness; with `worst_lateness`,
-        every third time), otherwise from a plan in which carerun's greedy has put some
-        double-handed and linked visits elsewhere (no move of OR-Tools takes both of a pair
-        at once). Not used with a `solution_limit`, whose runs stay reproducible
-        whatever the machine's speed. Off by default: it helps days of many short routes and
-        hurts days of few long ones (Solomon VRPTW), and on the Rutland week it has not beaten
-        the plain search on duplicate multi-provider events (benchmarks/README.md).
+        better one for 15 % of the time limit, in turn moving no visit later than it is (a
+        quicker search, which cannot trade travel for lateness), allowing visits three quarters
+        of the plan's largest lateness (from the plan without the visits later than that), and
+        from a plan in which carerun's greedy has put some double-handed and linked visits
+        elsewhere (no move of OR-Tools takes both of a pair at once). Not used with a
+        `solution_limit`, whose runs stay reproducible whatever the machine's speed. Off by
+        default: it helps days of many short routes and hurts days of few long ones (Solomon
+        VRPTW), and on the Rutland week it has not beaten the plain search on duplicate
+        multi-provider events (benchmarks/README.md).
         ``portfolio=2`` runs both.
     share_depots
         Carers leaving from one place (the same base) share one depot node in the routing

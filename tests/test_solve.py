@@ -398,15 +398,14 @@ def test_first_solution_places_a_visit_where_it_delays_no_other_past_its_window(
     assert late == params.lateness * 45 * 60
 
 
-def test_worst_lateness_spreads_the_lateness() -> None:
-    # Only A may do X, Y (60 min, due 09:00) and Z (50 min, due 10:00), all at A's door.
-    # X, Z, Y: Y 110 min late, 110 in all; X, Y, Z: Y and Z 60 min late each, 120 in all.
-    # Charged 2 a second of lateness, X, Z, Y costs less (220 against 240 min); with the
-    # largest lateness charged 1 too, X, Y, Z does (300 against 330). Only a squeezed restart
-    # finds it: every other search charges lateness visit by visit. (The hoist visit makes
-    # the day synchronised, so that its search restarts.)
+def late_at_one_door() -> Roster:
+    """Only A may do X, Y (60 min, due 09:00) and Z (50 min, due 10:00), all at A's door.
+    X, Z, Y: Y 110 min late, 110 in all; X, Y, Z: Y and Z 60 min late each, 120 in all.
+    Charged 2 a second of lateness, X, Z, Y costs less (220 against 240 min); with the
+    largest lateness charged 1 too, X, Y, Z does (300 against 330). (The hoist visit makes
+    the day synchronised, so that its search restarts.)"""
     door, skill = at(0, 0), frozenset({"s"})
-    r = roster(
+    return roster(
         [
             visit("X", door, "09:00", "09:00", duration=3600, skills=skill),
             visit("Y", door, "09:00", "09:00", duration=3600, skills=skill),
@@ -416,15 +415,42 @@ def test_worst_lateness_spreads_the_lateness() -> None:
         [carer("A", door, skills=skill), carer("B", at(5, 0)), carer("C", at(5, 0))],
     )
 
-    def worst(plan: Plan) -> int:
-        due = {v.visit_id: v.window.end for v in r.visits}
-        return max(a.start - due[a.visit_id] for a in plan.assignments)
 
+def worst_lateness(r: Roster, plan: Plan) -> int:
+    due = {v.visit_id: v.window.end for v in r.visits}
+    return max(a.start - due[a.visit_id] for a in plan.assignments)
+
+
+def test_worst_lateness_spreads_the_lateness() -> None:
+    # Only a squeezed restart finds X, Y, Z: every other search charges lateness visit by
+    # visit (see late_at_one_door).
+    r = late_at_one_door()
     plain = solve(r, SolveParams(time_limit=1.0, lateness_limit_min=120))
-    assert worst(plain) == 110 * 60
+    assert worst_lateness(r, plain) == 110 * 60
     params = SolveParams(time_limit=8.0, lateness_limit_min=120, worst_lateness=1)
     spread = solve(r, params)
-    assert worst(spread) == 60 * 60
+    assert worst_lateness(r, spread) == 60 * 60
+
+
+def test_restarts_squeeze_the_largest_lateness_at_any_weight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without the largest lateness charged, a stalled search still restarts on a squeezed day
+    # (Y at most 82.5 min late, see late_at_one_door), but X, Y, Z, which it finds there,
+    # costs more at the given weights, so X, Z, Y stays.
+    r = late_at_one_door()
+    squeezed: list[bool] = []
+    real = _ortools._squeezed
+
+    def spy(data: Any, routes: Any) -> Any:
+        found = real(data, routes)
+        squeezed.append(found is not None)
+        return found
+
+    monkeypatch.setattr(_ortools, "_squeezed", spy)
+    plan = solve(r, SolveParams(time_limit=8.0, lateness_limit_min=120, portfolio=1))
+    assert squeezed and all(squeezed)
+    assert worst_lateness(r, plan) == 110 * 60
 
 
 def test_first_solution_leaves_the_visit_that_follows_a_place() -> None:
